@@ -1,0 +1,89 @@
+"""Rules of the `go_aws_lambda_function` plugin."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from lambda_zip.target_types import GoLambdaArchitectureField, GoLambdaBinaryField
+from lambda_zip.zipping import deterministic_zip
+from pants.backend.go.target_types import GoBinaryMainPackageField
+from pants.core.goals.package import (
+    BuiltPackage,
+    BuiltPackageArtifact,
+    EnvironmentAwarePackageRequest,
+    OutputPathField,
+    PackageFieldSet,
+)
+from pants.engine.addresses import UnparsedAddressInputs
+from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent
+from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.target import (
+    FieldSetsPerTarget,
+    FieldSetsPerTargetRequest,
+    InvalidFieldException,
+    Targets,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+
+@dataclass(frozen=True)
+class GoAwsLambdaFunctionFieldSet(PackageFieldSet):
+    required_fields = (GoLambdaBinaryField,)
+
+    binary: GoLambdaBinaryField
+    architecture: GoLambdaArchitectureField
+    output_path: OutputPathField
+
+
+@rule(desc="Package a Go AWS Lambda function zip", level=LogLevel.DEBUG)
+async def package_go_aws_lambda_function(field_set: GoAwsLambdaFunctionFieldSet) -> BuiltPackage:
+    targets = await Get(
+        Targets,
+        UnparsedAddressInputs(
+            [field_set.binary.value],
+            owning_address=field_set.address,
+            description_of_origin=f"the `binary` field of {field_set.address}",
+        ),
+    )
+    if len(targets) != 1 or not targets[0].has_field(GoBinaryMainPackageField):
+        raise InvalidFieldException(
+            f"The `binary` field of {field_set.address} must name exactly one `go_binary` target, "
+            f"got: {[str(t.address) for t in targets]}"
+        )
+    field_sets = await Get(
+        FieldSetsPerTarget, FieldSetsPerTargetRequest(PackageFieldSet, targets)
+    )
+    built = await Get(BuiltPackage, EnvironmentAwarePackageRequest(field_sets.field_sets[0]))
+    contents = await Get(DigestContents, Digest, built.digest)
+    files = list(contents)
+    if len(files) != 1:
+        raise InvalidFieldException(
+            f"{targets[0].address} produced {len(files)} files; expected exactly one binary"
+        )
+    zip_bytes = deterministic_zip([("bootstrap", files[0].content, 0o755)])
+    output = field_set.output_path.value_or_default(file_ending="zip")
+    digest = await Get(Digest, CreateDigest([FileContent(output, zip_bytes)]))
+    sha = hashlib.sha256(zip_bytes).hexdigest()
+    return BuiltPackage(
+        digest,
+        (
+            BuiltPackageArtifact(
+                output,
+                extra_log_lines=(
+                    "    Runtime: provided.al2023",
+                    f"    Architecture: {field_set.architecture.value}",
+                    "    Handler: bootstrap",
+                    f"    sha256: {sha}",
+                ),
+            ),
+        ),
+    )
+
+
+def rules() -> list:
+    return [
+        *collect_rules(),
+        UnionRule(PackageFieldSet, GoAwsLambdaFunctionFieldSet),
+    ]

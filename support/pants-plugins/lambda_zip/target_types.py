@@ -1,0 +1,38 @@
+"""Target type of the `go_aws_lambda_function` plugin."""
+
+from pants.core.goals.package import OutputPathField
+from pants.engine.target import COMMON_TARGET_FIELDS, StringField, Target
+from pants.util.strutil import help_text
+
+
+class GoLambdaBinaryField(StringField):
+    alias = "binary"
+    required = True
+    help = help_text(
+        "Address of the `go_binary` to ship as the function's `bootstrap` executable, e.g. `':bin'`."
+    )
+
+
+class GoLambdaArchitectureField(StringField):
+    alias = "architecture"
+    default = "x86_64"
+    valid_choices = ("x86_64",)
+    help = help_text(
+        "Lambda architecture of the binary. Only x86_64: Pants 2.17's Go backend builds for the host."
+    )
+
+
+class GoAwsLambdaFunctionTarget(Target):
+    alias = "go_aws_lambda_function"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        OutputPathField,
+        GoLambdaBinaryField,
+        GoLambdaArchitectureField,
+    )
+    help = help_text(
+        """
+        A byte-reproducible AWS Lambda zip for the `provided.al2023` runtime: the `go_binary` named
+        by `binary` stored at the zip root as an executable named `bootstrap`.
+        """
+    )

@@ -1,0 +1,123 @@
+"""A local AWS Lambda Runtime API endpoint, for running real artifacts (a Go `bootstrap`, awslambdaric).
+
+Why: the only faithful way to test that a built artifact works as a Lambda is to let it poll the
+Runtime API exactly as in AWS. The protocol is small and documented
+(https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html); this serves one queue of events
+on loopback and records each response or error.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_PREFIX = "/2018-06-01/runtime"
+
+
+@dataclass
+class Invocation:
+    request_id: str
+    event: Any
+    done: threading.Event = field(default_factory=threading.Event)
+    response: Any = None
+    error: dict[str, Any] | None = None
+
+
+class LocalRuntimeApi:
+    """Serve invocations to one runtime process; `invoke()` blocks until it answers."""
+
+    def __init__(self, function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test"):
+        self.function_arn = function_arn
+        self.init_error: dict[str, Any] | None = None
+        self.init_error_event = threading.Event()
+        self._pending: queue.Queue[Invocation] = queue.Queue()
+        self._by_id: dict[str, Invocation] = {}
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def address(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def __enter__(self) -> LocalRuntimeApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def invoke(self, event: Any, timeout: float = 30.0) -> Invocation:
+        inv = Invocation(request_id=str(uuid.uuid4()), event=event)
+        self._by_id[inv.request_id] = inv
+        self._pending.put(inv)
+        if not inv.done.wait(timeout):
+            raise TimeoutError(f"runtime did not answer invocation {inv.request_id} in {timeout}s")
+        return inv
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+                return
+
+            def _reply(self, status: int, body: bytes = b"{}", headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _body(self) -> bytes:
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+
+            def do_GET(self) -> None:
+                if self.path != f"{_PREFIX}/invocation/next":
+                    self._reply(404, b'{"errorMessage":"unknown path"}')
+                    return
+                inv = api._pending.get()  # long poll, as the real endpoint does
+                self._reply(
+                    200,
+                    json.dumps(inv.event).encode(),
+                    {
+                        "Lambda-Runtime-Aws-Request-Id": inv.request_id,
+                        "Lambda-Runtime-Deadline-Ms": "9999999999999",
+                        "Lambda-Runtime-Invoked-Function-Arn": api.function_arn,
+                        "Lambda-Runtime-Trace-Id": "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=0",
+                    },
+                )
+
+            def do_POST(self) -> None:
+                body = self._body()
+                if self.path == f"{_PREFIX}/init/error":
+                    api.init_error = json.loads(body or b"{}")
+                    api.init_error_event.set()
+                    self._reply(202)
+                    return
+                parts = self.path[len(_PREFIX) :].strip("/").split("/")
+                if len(parts) == 3 and parts[0] == "invocation" and parts[1] in api._by_id:
+                    inv = api._by_id[parts[1]]
+                    if parts[2] == "response":
+                        inv.response = json.loads(body) if body else None
+                    elif parts[2] == "error":
+                        inv.error = json.loads(body or b"{}")
+                    else:
+                        self._reply(404)
+                        return
+                    inv.done.set()
+                    self._reply(202)
+                    return
+                self._reply(404, b'{"errorMessage":"unknown invocation"}')
+
+        return Handler
