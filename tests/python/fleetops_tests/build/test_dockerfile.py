@@ -37,12 +37,12 @@ def test_hadolint_finds_nothing() -> None:
 
 def test_hadolint_would_catch_a_bad_dockerfile(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
-    bad.write_text("FROM debian:latest\nRUN apt-get install -y curl\n")
+    bad.write_text("FROM debian:latest\nRUN apt-get update && apt-get install -y curl\n")
     proc = subprocess.run(
         [_hadolint(), "--format", "json", str(bad)], capture_output=True, text=True, check=False
     )
     codes = {f["code"] for f in json.loads(proc.stdout)}
-    assert {"DL3007", "DL3009"} <= codes
+    assert {"DL3007", "DL3008", "DL3009", "DL3015"} <= codes
 
 
 def test_image_runs_the_launchers_bootstrap_script() -> None:

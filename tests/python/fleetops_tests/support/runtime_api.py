@@ -43,8 +43,7 @@ class LocalRuntimeApi:
 
     @property
     def address(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> LocalRuntimeApi:
         self._thread.start()
@@ -66,8 +65,8 @@ class LocalRuntimeApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-                return
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
 
             def _reply(self, status: int, body: bytes = b"{}", headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
@@ -79,6 +78,15 @@ class LocalRuntimeApi:
                 self.wfile.write(body)
 
             def _body(self) -> bytes:
+                # aws-lambda-go posts results chunked (with error trailers); awslambdaric does not.
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    chunks = []
+                    while size := int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16):
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline(8)  # the CRLF closing the chunk
+                    while self.rfile.readline(65536).strip():  # trailers, up to the blank line
+                        pass
+                    return b"".join(chunks)
                 length = int(self.headers.get("Content-Length") or 0)
                 return self.rfile.read(length) if length else b""
 
