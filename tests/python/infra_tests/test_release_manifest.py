@@ -26,16 +26,25 @@ def test_manifest_fixture_has_the_release_manifest_shape() -> None:
     for a in manifest["artifacts"]:
         assert a["path"] == f"lambdas/{a['name']}.zip"
         assert a["s3_key"] == f"{a['name']}/{a['sha256']}.zip"
-        assert (a["runtime"], a["handler"], a["architecture"]) == tuple(ARTIFACTS[a["name"]].values())
+        assert (a["runtime"], a["handler"], a["architecture"]) == tuple(
+            ARTIFACTS[a["name"]].values()
+        )
 
 
 def test_terraform_test_of_the_release_module(tmp_path: Path) -> None:
     work = tmp_path / "release-artifacts"
-    shutil.copytree(infra() / MODULE, work, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    shutil.copytree(
+        infra() / MODULE, work, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*")
+    )
     (tmp_path / "terraformrc").write_text("")
-    env = {"TF_CLI_CONFIG_FILE": str(tmp_path / "terraformrc"), "TF_DATA_DIR": str(tmp_path / "tf-data")}
+    env = {
+        "TF_CLI_CONFIG_FILE": str(tmp_path / "terraformrc"),
+        "TF_DATA_DIR": str(tmp_path / "tf-data"),
+    }
 
-    rc, out, err = terraform(["init", "-backend=false", "-input=false", "-no-color"], cwd=work, env=env)
+    rc, out, err = terraform(
+        ["init", "-backend=false", "-input=false", "-no-color"], cwd=work, env=env
+    )
     assert rc == 0, f"terraform init failed:\n{out}\n{err}"
 
     rc, out, err = terraform(["test", "-no-color"], cwd=work, env=env)

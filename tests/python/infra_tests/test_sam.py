@@ -35,7 +35,7 @@ _CfnLoader.add_multi_constructor("!", _tag)
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
     with (infra() / TEMPLATE).open() as f:
-        return yaml.load(f, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(f, Loader=_CfnLoader)  # - SafeLoader subclass
 
 
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -67,7 +67,13 @@ def test_every_artifact_is_deployed_from_the_zip_pants_writes(template: dict[str
     assert set(functions) == {f"../../dist/lambdas/{name}.zip" for name in ARTIFACTS}
     # Relative to the template: infra/sam/../../dist/lambdas/<name>.zip == dist/lambdas/<name>.zip
     for code_uri in functions:
-        assert (Path("infra/sam") / code_uri).resolve().relative_to(Path.cwd().resolve()).as_posix().startswith("dist/lambdas/")
+        assert (
+            (Path("infra/sam") / code_uri)
+            .resolve()
+            .relative_to(Path.cwd().resolve())
+            .as_posix()
+            .startswith("dist/lambdas/")
+        )
     for name, spec in ARTIFACTS.items():
         props = functions[f"../../dist/lambdas/{name}.zip"]
         assert (props["Runtime"], props["Handler"]) == (spec["runtime"], spec["handler"]), name
@@ -75,13 +81,24 @@ def test_every_artifact_is_deployed_from_the_zip_pants_writes(template: dict[str
         assert props["FunctionName"] == {"!Sub": f"fleetops-${{Environment}}-{name}"}
 
 
-def test_every_function_has_tracing_dlq_logs_concurrency_and_its_own_role(template: dict[str, Any]) -> None:
+def test_every_function_has_tracing_dlq_logs_concurrency_and_its_own_role(
+    template: dict[str, Any]
+) -> None:
     globals_ = template["Globals"]["Function"]
     assert globals_["Tracing"] == "Active"
     assert globals_["Architectures"] == ["x86_64"]
     assert globals_["KmsKeyArn"] == {"!GetAtt": "FleetKey.Arn"}
     env = globals_["Environment"]["Variables"]
-    assert {"ENVIRONMENT", "LOG_LEVEL", "REGION", "DDB_TABLE", "SNS_TOPIC", "REGIONS", "FLEET_TAG_KEY", "DRY_RUN"} <= set(env)
+    assert {
+        "ENVIRONMENT",
+        "LOG_LEVEL",
+        "REGION",
+        "DDB_TABLE",
+        "SNS_TOPIC",
+        "REGIONS",
+        "FLEET_TAG_KEY",
+        "DRY_RUN",
+    } <= set(env)
     resources = template["Resources"]
     roles = set()
     for logical, r in resources.items():
@@ -92,7 +109,10 @@ def test_every_function_has_tracing_dlq_logs_concurrency_and_its_own_role(templa
         assert p["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": {"!GetAtt": f"{base}Dlq.Arn"}}
         assert p["LoggingConfig"]["LogGroup"] == {"!Ref": f"{base}LogGroup"}
         log_group = resources[f"{base}LogGroup"]["Properties"]
-        assert log_group["RetentionInDays"] == {"!Ref": "LogRetentionInDays"} and "KmsKeyId" in log_group
+        assert (
+            log_group["RetentionInDays"] == {"!Ref": "LogRetentionInDays"}
+            and "KmsKeyId" in log_group
+        )
         assert p["ReservedConcurrentExecutions"] >= 1
         assert p["Role"] == {"!GetAtt": f"{base}Role.Arn"}
         roles.add(base)
@@ -101,8 +121,12 @@ def test_every_function_has_tracing_dlq_logs_concurrency_and_its_own_role(templa
             assert alarm["AlarmActions"] == [{"!Ref": "NotificationTopic"}]
         assert resources[f"{base}DurationAlarm"]["Properties"]["Threshold"] == p["Timeout"] * 800
     assert len(roles) == len(ARTIFACTS)
-    assert resources["HealthCheckFunction"]["Properties"]["Environment"]["Variables"]["RECOVERY_STATE_MACHINE_ARN"]
-    assert resources["CleanupFunction"]["Properties"]["Environment"]["Variables"]["DRY_RUN"] == {"!Ref": "CleanupDryRun"}
+    assert resources["HealthCheckFunction"]["Properties"]["Environment"]["Variables"][
+        "RECOVERY_STATE_MACHINE_ARN"
+    ]
+    assert resources["CleanupFunction"]["Properties"]["Environment"]["Variables"]["DRY_RUN"] == {
+        "!Ref": "CleanupDryRun"
+    }
 
 
 def test_schedules_and_scaling_alarms(template: dict[str, Any]) -> None:
@@ -125,19 +149,27 @@ def test_schedules_and_scaling_alarms(template: dict[str, Any]) -> None:
         assert permission["SourceArn"] == {"!GetAtt": f"{name}.Arn"}
 
 
-def test_state_machines_from_statemachines_with_logging_and_tracing(template: dict[str, Any]) -> None:
+def test_state_machines_from_statemachines_with_logging_and_tracing(
+    template: dict[str, Any]
+) -> None:
     machines = {
         r["Properties"]["DefinitionUri"]: r["Properties"]
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Serverless::StateMachine"
     }
-    assert set(machines) == {f"../../statemachines/{n}.asl.json" for n in ("deployment", "recovery", "maintenance")}
+    assert set(machines) == {
+        f"../../statemachines/{n}.asl.json" for n in ("deployment", "recovery", "maintenance")
+    }
     for p in machines.values():
         assert p["Tracing"] == {"Enabled": True}
         assert p["Logging"]["Level"] == "ALL"
         assert set(p["DefinitionSubstitutions"]) == {
-            "workflow_tasks_function_arn", "restore_function_arn", "registry_table_name", "registry_table_arn",
-            "notification_topic_arn", "recovery_state_machine_arn",
+            "workflow_tasks_function_arn",
+            "restore_function_arn",
+            "registry_table_name",
+            "registry_table_arn",
+            "notification_topic_arn",
+            "recovery_state_machine_arn",
         }
 
 
@@ -160,7 +192,9 @@ def test_no_wildcard_actions_and_commented_wildcard_resources() -> None:
             in_action = False
         if stripped in ("- '*'", "Resource: '*'"):
             window = [lines[j].strip() for j in range(max(0, i - 3), i)]
-            assert any(w.startswith("#") for w in window), f"line {i + 1}: '*' resource without a comment"
+            assert any(
+                w.startswith("#") for w in window
+            ), f"line {i + 1}: '*' resource without a comment"
 
 
 def test_template_reads_the_same_state_machine_files_as_terraform() -> None:

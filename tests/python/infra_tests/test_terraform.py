@@ -75,7 +75,9 @@ def test_module_variables_have_type_and_description_and_outputs_a_description(na
         assert val(o, "description"), f"{name}: output {oname} has no description"
 
 
-@pytest.mark.parametrize("folder", [f"modules/{m}" for m in MODULES] + [f"envs/{e}" for e in ENVIRONMENTS])
+@pytest.mark.parametrize(
+    "folder", [f"modules/{m}" for m in MODULES] + [f"envs/{e}" for e in ENVIRONMENTS]
+)
 def test_versions_pin_terraform_and_the_aws_provider(folder: str) -> None:
     versions = parse(infra() / folder / "versions.tf")["terraform"][0]
     required = val(versions, "required_version")
@@ -106,7 +108,9 @@ def test_environment_uses_a_partial_s3_backend_with_locking(name: str) -> None:
     assert re.search(r'^key\s*=\s*"fleet-ops/' + name + r'/terraform\.tfstate"$', settings, re.M)
     assert re.search(r"^encrypt\s*=\s*true$", settings, re.M)
     assert re.search(r"^use_lockfile\s*=\s*true$", settings, re.M)
-    assert not re.search(r"^bucket\s*=", settings, re.M), "the state bucket is given at init, not committed"
+    assert not re.search(
+        r"^bucket\s*=", settings, re.M
+    ), "the state bucket is given at init, not committed"
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
@@ -154,17 +158,26 @@ def test_artifact_catalog_is_what_pants_builds() -> None:
 
 def test_dist_mode_reads_the_zip_pants_writes_and_hashes_it() -> None:
     artifacts = locals_of(mod("release-artifacts"))["artifacts"]
-    assert '${var.dist_dir}/lambdas/${name}.zip' in artifacts
+    assert "${var.dist_dir}/lambdas/${name}.zip" in artifacts
     assert 'filebase64sha256("${var.dist_dir}/lambdas/${name}.zip")' in artifacts
 
 
 def test_manifest_mode_takes_bucket_key_and_hash_from_the_manifest() -> None:
     artifacts = locals_of(mod("release-artifacts"))["artifacts"]
-    assert "s3_bucket = var.artifact_bucket" in artifacts.replace("  ", " ") or "'s3_bucket': '${var.artifact_bucket}'" in artifacts
+    assert (
+        "s3_bucket = var.artifact_bucket" in artifacts.replace("  ", " ")
+        or "'s3_bucket': '${var.artifact_bucket}'" in artifacts
+    )
     assert "local.manifest_entries[name].s3_key" in artifacts
     assert "local.manifest_entries[name].sha256_base64" in artifacts
     mismatches = locals_of(mod("release-artifacts"))["mismatches"]
-    for check in ("lambdas/${name}.zip", "${name}/${", "want.runtime", "want.handler", "want.architecture"):
+    for check in (
+        "lambdas/${name}.zip",
+        "${name}/${",
+        "want.runtime",
+        "want.handler",
+        "want.architecture",
+    ):
         assert check in mismatches, check
 
 
@@ -200,7 +213,10 @@ def test_lambda_module_deploys_the_artifact_with_its_hash() -> None:
 
 
 def _artifact_zip(name: str) -> Path | None:
-    for candidate in (Path.cwd() / "lambdas" / f"{name}.zip", repo_root() / "dist" / "lambdas" / f"{name}.zip"):
+    for candidate in (
+        Path.cwd() / "lambdas" / f"{name}.zip",
+        repo_root() / "dist" / "lambdas" / f"{name}.zip",
+    ):
         if candidate.is_file():
             return candidate
     return None
@@ -264,7 +280,9 @@ def test_lambda_module_encrypts_environment_and_reserves_concurrency() -> None:
     fn = resources(m, "aws_lambda_function")["this"]
     assert val(fn, "kms_key_arn") == "${var.kms_key_arn}"
     assert val(fn, "reserved_concurrent_executions") == "${var.reserved_concurrent_executions}"
-    assert "reserved_concurrent_executions >= 1" in json.dumps(variables_of(m)["reserved_concurrent_executions"])
+    assert "reserved_concurrent_executions >= 1" in json.dumps(
+        variables_of(m)["reserved_concurrent_executions"]
+    )
     # Optional VPC configuration (private subnets, security groups).
     vpc = fn["dynamic"][0]["vpc_config"]
     assert val(vpc, "for_each") == "${local.in_vpc ? [1] : []}"
@@ -287,28 +305,41 @@ def test_lambda_module_alarms_notify_sns() -> None:
     assert val(error_rate, "comparison_operator") == "GreaterThanThreshold"
     expressions = [val(q, "expression") for q in error_rate["metric_query"] if "expression" in q]
     assert expressions == ["IF(invocations > 0, 100 * errors / invocations, 0)"]
-    metrics = {val(q["metric"][0], "metric_name") for q in error_rate["metric_query"] if "metric" in q}
+    metrics = {
+        val(q["metric"][0], "metric_name") for q in error_rate["metric_query"] if "metric" in q
+    }
     assert metrics == {"Errors", "Invocations"}
 
     duration = alarms["duration"]
     assert val(duration, "metric_name") == "Duration"
-    assert val(duration, "threshold") == "${var.timeout * 1000 * var.alarm_duration_percent_of_timeout / 100}"
+    assert (
+        val(duration, "threshold")
+        == "${var.timeout * 1000 * var.alarm_duration_percent_of_timeout / 100}"
+    )
 
     throttles = alarms["throttles"]
     assert (val(throttles, "metric_name"), val(throttles, "threshold")) == ("Throttles", 0)
 
     dlq = alarms["dlq_messages"]
-    assert (val(dlq, "namespace"), val(dlq, "metric_name")) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert (val(dlq, "namespace"), val(dlq, "metric_name")) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
     assert val(dlq, "dimensions") == {"QueueName": "${aws_sqs_queue.dlq.name}"}
 
 
 def test_every_function_gets_the_common_and_its_own_environment() -> None:
     common = locals_of(mod("fleet-ops"))["common_environment"]
-    assert COMMON_ENV_VARS <= set(common)
+    assert set(common) >= COMMON_ENV_VARS
     functions = locals_of(mod("fleet-ops"))["functions"]
     for name in ("backup", "restore", "cleanup"):
-        assert functions[name]["environment"]["BACKUP_BUCKET"] == "${module.core.backup_bucket_name}"
-    assert functions["health-check"]["environment"]["RECOVERY_STATE_MACHINE_ARN"] == '${local.state_machine_arns["recovery"]}'
+        assert (
+            functions[name]["environment"]["BACKUP_BUCKET"] == "${module.core.backup_bucket_name}"
+        )
+    assert (
+        functions["health-check"]["environment"]["RECOVERY_STATE_MACHINE_ARN"]
+        == '${local.state_machine_arns["recovery"]}'
+    )
     assert functions["cleanup"]["environment"]["DRY_RUN"] == "${tostring(var.cleanup_dry_run)}"
     call = module_calls(mod("fleet-ops"))["functions"]
     assert "local.common_environment" in val(call, "environment_variables")
@@ -318,12 +349,53 @@ def test_every_function_gets_the_common_and_its_own_environment() -> None:
 def test_every_function_has_its_own_least_privilege_statements() -> None:
     functions = locals_of(mod("fleet-ops"))["functions"]
     expected = {
-        "fleet-sync": {"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups", "sns:Publish", "dynamodb:UpdateItem"},
-        "health-check": {"ec2:DescribeInstanceStatus", "ec2:RebootInstances", "autoscaling:SetInstanceHealth", "elasticloadbalancing:DescribeTargetHealth", "states:StartExecution"},
-        "scaling": {"autoscaling:DescribeAutoScalingGroups", "autoscaling:SetDesiredCapacity", "dynamodb:PutItem"},
-        "backup": {"dynamodb:Scan", "dynamodb:Query", "s3:PutObject", "s3:GetObject", "s3:ListBucket"},
-        "restore": {"s3:GetObject", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:CreateTable"},
-        "cleanup": {"ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeImages", "ec2:DescribeNetworkInterfaces", "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeLaunchTemplates", "ec2:CreateTags", "ec2:DeleteVolume", "ec2:DeleteSnapshot", "ec2:DeregisterImage", "ec2:DeleteNetworkInterface", "s3:ListBucket", "s3:DeleteObject"},
+        "fleet-sync": {
+            "ec2:DescribeInstances",
+            "autoscaling:DescribeAutoScalingGroups",
+            "sns:Publish",
+            "dynamodb:UpdateItem",
+        },
+        "health-check": {
+            "ec2:DescribeInstanceStatus",
+            "ec2:RebootInstances",
+            "autoscaling:SetInstanceHealth",
+            "elasticloadbalancing:DescribeTargetHealth",
+            "states:StartExecution",
+        },
+        "scaling": {
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:SetDesiredCapacity",
+            "dynamodb:PutItem",
+        },
+        "backup": {
+            "dynamodb:Scan",
+            "dynamodb:Query",
+            "s3:PutObject",
+            "s3:GetObject",
+            "s3:ListBucket",
+        },
+        "restore": {
+            "s3:GetObject",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:PutItem",
+            "dynamodb:DescribeTable",
+            "dynamodb:CreateTable",
+        },
+        "cleanup": {
+            "ec2:DescribeVolumes",
+            "ec2:DescribeSnapshots",
+            "ec2:DescribeImages",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeLaunchTemplateVersions",
+            "ec2:DescribeLaunchTemplates",
+            "ec2:CreateTags",
+            "ec2:DeleteVolume",
+            "ec2:DeleteSnapshot",
+            "ec2:DeregisterImage",
+            "ec2:DeleteNetworkInterface",
+            "s3:ListBucket",
+            "s3:DeleteObject",
+        },
         "workflow-tasks": {"dynamodb:GetItem", "sns:Publish"},
     }
     notify = iam_actions_in(locals_of(mod("fleet-ops"))["notify"])
@@ -340,9 +412,13 @@ def test_every_function_has_its_own_least_privilege_statements() -> None:
     # Mutations of the fleet are limited to resources carrying the fleet tag.
     tag = locals_of(mod("fleet-ops"))["fleet_tagged"]
     assert "aws:ResourceTag/${var.fleet_tag_key}" in json.dumps(tag)
-    for name, sid in (("health-check", "RebootFleetInstances"), ("scaling", "SetFleetCapacity"), ("cleanup", "DeleteFleetResources")):
+    for name, sid in (
+        ("health-check", "RebootFleetInstances"),
+        ("scaling", "SetFleetCapacity"),
+        ("cleanup", "DeleteFleetResources"),
+    ):
         text = functions[name]["policy_statements"]
-        statement = text[text.index(sid):]
+        statement = text[text.index(sid) :]
         statement = statement.split("'sid'", 1)[0]
         assert "local.fleet_tagged" in statement, f"{name}/{sid} is not limited by the fleet tag"
 
@@ -371,7 +447,9 @@ def test_every_wildcard_resource_is_commented() -> None:
         for i, line in enumerate(lines):
             if re.search(r'\bresources\s*=\s*\["\*"\]', line):
                 before = lines[i - 1].strip()
-                assert before.startswith("#"), f'{path}:{i + 1}: resources = ["*"] without a comment saying why'
+                assert before.startswith(
+                    "#"
+                ), f'{path}:{i + 1}: resources = ["*"] without a comment saying why'
 
 
 def test_module_variables_reject_wildcard_actions() -> None:
@@ -415,7 +493,10 @@ def test_cloudwatch_alarms_invoke_the_scaling_function() -> None:
 def test_state_machines_render_the_templates_with_logging_and_tracing() -> None:
     m = mod("state-machine")
     sm = resources(m, "aws_sfn_state_machine")["this"]
-    assert val(sm, "definition").replace(" ", "") == "${templatefile(var.definition_template_path,var.definition_variables)}"
+    assert (
+        val(sm, "definition").replace(" ", "")
+        == "${templatefile(var.definition_template_path,var.definition_variables)}"
+    )
     logging = sm["logging_configuration"][0]
     assert val(logging, "level") == "${var.log_level}"
     assert val(variables_of(m)["log_level"], "default") == "ALL"
@@ -444,13 +525,29 @@ def _granted_to(state_machine: str) -> set[str]:
 def test_state_machines_may_call_what_the_design_lists() -> None:
     union = set().union(*(_granted_to(sm) for sm in STATE_MACHINES))
     for action in (
-        "lambda:InvokeFunction", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-        "sns:Publish", "autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup",
-        "autoscaling:DeleteAutoScalingGroup", "autoscaling:DescribeAutoScalingGroups", "autoscaling:SetDesiredCapacity",
-        "autoscaling:EnterStandby", "autoscaling:ExitStandby", "elasticloadbalancing:ModifyListener",
-        "elasticloadbalancing:ModifyRule", "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:RegisterTargets",
-        "elasticloadbalancing:DeregisterTargets", "ssm:SendCommand", "ssm:GetCommandInvocation",
-        "route53:ChangeResourceRecordSets", "cloudwatch:DescribeAlarms", "states:StartExecution",
+        "lambda:InvokeFunction",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "sns:Publish",
+        "autoscaling:CreateAutoScalingGroup",
+        "autoscaling:UpdateAutoScalingGroup",
+        "autoscaling:DeleteAutoScalingGroup",
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:EnterStandby",
+        "autoscaling:ExitStandby",
+        "elasticloadbalancing:ModifyListener",
+        "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:RegisterTargets",
+        "elasticloadbalancing:DeregisterTargets",
+        "ssm:SendCommand",
+        "ssm:GetCommandInvocation",
+        "route53:ChangeResourceRecordSets",
+        "cloudwatch:DescribeAlarms",
+        "states:StartExecution",
     ):
         assert action in union, action
 
@@ -472,7 +569,9 @@ def _actions_for_task(resource: str, arguments: dict) -> set[str]:
     """IAM actions a Task's Resource needs (optimised and aws-sdk integrations, direct Lambda ARNs)."""
     m = re.match(r"^arn:[^:]+:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)(\.\w+)?$", resource)
     if m:
-        service = {"elasticloadbalancingv2": "elasticloadbalancing", "sfn": "states"}.get(m.group(1), m.group(1))
+        service = {"elasticloadbalancingv2": "elasticloadbalancing", "sfn": "states"}.get(
+            m.group(1), m.group(1)
+        )
         return {f"{service}:{m.group(2)[0].upper()}{m.group(2)[1:]}"}
     m = re.match(r"^arn:[^:]+:states:::([a-z]+):([A-Za-z]+)(\.\w+)?$", resource)
     if m:
@@ -489,10 +588,14 @@ def _actions_for_task(resource: str, arguments: dict) -> set[str]:
 def test_state_machine_definition_only_calls_what_its_role_allows(name: str) -> None:
     path = repo_root() / "statemachines" / f"{name}.asl.json"
     if not path.is_file():
-        pytest.skip(f"statemachines/{name}.asl.json not written yet (or not a dependency of this test)")
+        pytest.skip(
+            f"statemachines/{name}.asl.json not written yet (or not a dependency of this test)"
+        )
     text = path.read_text()
     used = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", text))
-    assert used <= TEMPLATE_PLACEHOLDERS, f"{name}: templatefile() has no value for {used - TEMPLATE_PLACEHOLDERS}"
+    assert (
+        used <= TEMPLATE_PLACEHOLDERS
+    ), f"{name}: templatefile() has no value for {used - TEMPLATE_PLACEHOLDERS}"
     rendered = re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: f"PLACEHOLDER-{m.group(1)}", text)
     definition = json.loads(rendered)
     granted = _granted_to(name)
@@ -518,20 +621,38 @@ def test_registry_table() -> None:
 
 def test_backup_bucket() -> None:
     core = mod("fleet-core")
-    assert val(resources(core, "aws_s3_bucket_versioning")["backup"]["versioning_configuration"][0], "status") == "Enabled"
+    assert (
+        val(
+            resources(core, "aws_s3_bucket_versioning")["backup"]["versioning_configuration"][0],
+            "status",
+        )
+        == "Enabled"
+    )
     sse = resources(core, "aws_s3_bucket_server_side_encryption_configuration")["backup"]["rule"][0]
     default = sse["apply_server_side_encryption_by_default"][0]
-    assert (val(default, "sse_algorithm"), val(default, "kms_master_key_id")) == ("aws:kms", "${aws_kms_key.this.arn}")
+    assert (val(default, "sse_algorithm"), val(default, "kms_master_key_id")) == (
+        "aws:kms",
+        "${aws_kms_key.this.arn}",
+    )
     pab = resources(core, "aws_s3_bucket_public_access_block")["backup"]
-    for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
+    for flag in (
+        "block_public_acls",
+        "block_public_policy",
+        "ignore_public_acls",
+        "restrict_public_buckets",
+    ):
         assert val(pab, flag) is True
     lifecycle = resources(core, "aws_s3_bucket_lifecycle_configuration")["backup"]["rule"][0]
     assert val(lifecycle["expiration"][0], "days") == "${var.backup_retention_days}"
     policy = data_sources(core, "aws_iam_policy_document")["backup"]
-    tls = [s for s in policy["statement"] if val(s, "sid") == "DenyInsecureTransport"][0]
+    tls = next(s for s in policy["statement"] if val(s, "sid") == "DenyInsecureTransport")
     assert val(tls, "effect") == "Deny"
     assert val(tls["condition"][0], "variable") == "${local.tls_only_deny_condition.variable}"
-    assert locals_of(core)["tls_only_deny_condition"] == {"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}
+    assert locals_of(core)["tls_only_deny_condition"] == {
+        "test": "Bool",
+        "variable": "aws:SecureTransport",
+        "values": ["false"],
+    }
 
 
 def test_kms_key_rotates_and_topic_is_encrypted() -> None:
@@ -542,4 +663,11 @@ def test_kms_key_rotates_and_topic_is_encrypted() -> None:
     topic = resources(core, "aws_sns_topic")["notifications"]
     assert val(topic, "kms_master_key_id") == "${aws_kms_key.this.arn}"
     outputs = outputs_of(core)
-    assert {"registry_table_name", "registry_table_arn", "notification_topic_arn", "backup_bucket_name", "kms_key_arn", "artifact_location"} <= set(outputs)
+    assert {
+        "registry_table_name",
+        "registry_table_arn",
+        "notification_topic_arn",
+        "backup_bucket_name",
+        "kms_key_arn",
+        "artifact_location",
+    } <= set(outputs)

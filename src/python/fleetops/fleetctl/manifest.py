@@ -394,7 +394,12 @@ def git_head(repo: Path) -> str:
     """`git rev-parse HEAD` in `repo`, as 40 lowercase hex digits."""
     try:
         proc = subprocess.run(
-            ["git", "rev-parse", "--verify", "HEAD^{commit}"],  # noqa: S607 - git from PATH
+            [
+                "git",
+                "rev-parse",
+                "--verify",
+                "HEAD^{commit}",
+            ],  # noqa: S607  # nosec B607 - git from PATH
             cwd=repo,
             capture_output=True,
             text=True,
@@ -414,7 +419,7 @@ def git_is_dirty(repo: Path) -> bool:
     """True when tracked files differ from HEAD (the manifest's commit would not be the build's)."""
     try:
         proc = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607  # nosec B607
             cwd=repo,
             capture_output=True,
             text=True,

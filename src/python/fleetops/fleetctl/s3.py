@@ -329,7 +329,7 @@ def caller_identity(session: boto3.session.Session | None, environ: Mapping[str,
             arn = sts.get_caller_identity().get("Arn")
             if arn:
                 return str(arn)
-        except Exception:  # noqa: S110 - identity is best effort; fall back below
+        except Exception:  # noqa: S110  # nosec B110 - identity is best effort; fall back below
             pass
     for var in ("GITHUB_ACTOR", "USER", "USERNAME"):
         if environ.get(var):

@@ -23,7 +23,7 @@ from fleetops_tests.support.env import FAKE_CREDENTIALS, HOME_REGION, base_env
 from fleetops_tests.support.moto_server import moto_server
 from fleetops_tests.support.runtime_api import LocalRuntimeApi
 
-PYTHON_ARTIFACTS = {
+PYTHON_ARTIFACTS: dict[str, dict[str, str]] = {
     "fleet-sync": {},
 }
 """Artifact name -> extra variables its cold start needs on top of the shared ones."""
@@ -31,7 +31,9 @@ PYTHON_ARTIFACTS = {
 FORBIDDEN_PARTS = ("tests", "__pycache__", "fleetops_tests", ".pytest_cache")
 
 
-def _bare_python(code: str, cwd: Path, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _bare_python(
+    code: str, cwd: Path, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-I", "-S", "-c", code],
         cwd=cwd,
@@ -50,9 +52,13 @@ def test_zip_is_flat_hermetic_and_clean(name: str) -> None:
     names = [i.filename for i in infos]
     assert "lambda_function.py" in names, "handler shim missing at the zip root"
     assert any(n.startswith("fleetops/core/") for n in names), "shared core library missing"
-    offenders = [n for n in names if set(Path(n).parts) & set(FORBIDDEN_PARTS) or n.endswith(".pyc")]
+    offenders = [
+        n for n in names if set(Path(n).parts) & set(FORBIDDEN_PARTS) or n.endswith(".pyc")
+    ]
     assert offenders == [], offenders[:10]
-    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}, "timestamps would break reproducibility"
+    assert {i.date_time for i in infos} == {
+        (1980, 1, 1, 0, 0, 0)
+    }, "timestamps would break reproducibility"
 
 
 @pytest.mark.parametrize("name", sorted(PYTHON_ARTIFACTS))
@@ -73,7 +79,13 @@ def test_handler_imports_in_a_bare_interpreter(name: str, tmp_path: Path) -> Non
 @pytest.mark.parametrize("name", sorted(PYTHON_ARTIFACTS))
 def test_cold_start_rejects_bad_configuration(name: str, tmp_path: Path) -> None:
     root = extract(artifact(f"{name}.zip"), tmp_path)
-    env = {**base_env(), **FAKE_CREDENTIALS, **PYTHON_ARTIFACTS[name], "DDB_TABLE": "", "REGION": "nowhere"}
+    env = {
+        **base_env(),
+        **FAKE_CREDENTIALS,
+        **PYTHON_ARTIFACTS[name],
+        "DDB_TABLE": "",
+        "REGION": "nowhere",
+    }
     proc = _bare_python("import sys; sys.path.insert(0, '.'); import lambda_function", root, env)
     assert proc.returncode != 0
     assert "DDB_TABLE" in proc.stderr and "REGION" in proc.stderr, proc.stderr[-2000:]
@@ -103,10 +115,14 @@ def moto_endpoint() -> Iterator[str]:
         yield endpoint
 
 
-def test_fleet_sync_zip_runs_under_the_lambda_runtime_against_moto(moto_endpoint: str, tmp_path: Path) -> None:
+def test_fleet_sync_zip_runs_under_the_lambda_runtime_against_moto(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
     aws_fleet.create_registry_table(endpoint_url=moto_endpoint)
     aws_fleet.create_topic(endpoint_url=moto_endpoint)
-    aws_fleet.build_fleet("web", [HOME_REGION], asgs_per_region=1, instances_per_asg=3, endpoint_url=moto_endpoint)
+    aws_fleet.build_fleet(
+        "web", [HOME_REGION], asgs_per_region=1, instances_per_asg=3, endpoint_url=moto_endpoint
+    )
     root = extract(artifact("fleet-sync.zip"), tmp_path)
     ric = _runtime_client_dir(tmp_path)
     with LocalRuntimeApi() as api:
@@ -142,7 +158,9 @@ def test_fleet_sync_zip_runs_under_the_lambda_runtime_against_moto(moto_endpoint
             output = proc.communicate(timeout=30)[0]
     assert first.error is None, (first.error, output[-3000:])
     assert again.error is None, (again.error, output[-3000:])
-    instances = [i for i in aws_fleet.scan_table(endpoint_url=moto_endpoint) if i["entity"] == "instance"]
+    instances = [
+        i for i in aws_fleet.scan_table(endpoint_url=moto_endpoint) if i["entity"] == "instance"
+    ]
     assert len(instances) == 3
     assert {i["state"] for i in instances} == {"running"}
     assert first.response["status"] == "ok" and first.response["counts"]["created"] >= 3
