@@ -17,14 +17,22 @@ from pathlib import Path
 
 import pytest
 
+from fleetops.fleetctl.catalog import CATALOG, PYTHON_RUNTIME
 from fleetops_tests.support import aws_fleet
 from fleetops_tests.support.artifacts import artifact, extract
 from fleetops_tests.support.env import FAKE_CREDENTIALS, HOME_REGION, base_env
 from fleetops_tests.support.moto_server import moto_server
 from fleetops_tests.support.runtime_api import LocalRuntimeApi
 
+_STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:fleetops-test-recovery"
+_EXTRA_ENV = {
+    "health-check": {"RECOVERY_STATE_MACHINE_ARN": _STATE_MACHINE},
+    "backup": {"BACKUP_BUCKET": "fleetops-backups-test"},
+    "restore": {"BACKUP_BUCKET": "fleetops-backups-test"},
+    "cleanup": {"BACKUP_BUCKET": "fleetops-backups-test"},
+}
 PYTHON_ARTIFACTS: dict[str, dict[str, str]] = {
-    "fleet-sync": {},
+    spec.name: _EXTRA_ENV.get(spec.name, {}) for spec in CATALOG if spec.runtime == PYTHON_RUNTIME
 }
 """Artifact name -> extra variables its cold start needs on top of the shared ones."""
 

@@ -25,7 +25,12 @@ def _run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         "FLEETOPS_NO_PYENV": "1",
     }
     return subprocess.run(
-        ["bash", str(SCRIPT)], env={**base, **env}, capture_output=True, text=True, timeout=300, check=False
+        ["bash", str(SCRIPT)],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 

@@ -1,0 +1,1 @@
+"""Tests of the backup and restore Lambdas."""
