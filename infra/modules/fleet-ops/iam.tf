@@ -162,8 +162,9 @@ locals {
       },
       {
         sid     = "ReadCommandResults"
-        actions = ["ssm:GetCommandInvocation"]
-        # ssm:GetCommandInvocation has no resource-level permissions: "*" is the only resource.
+        actions = ["ssm:GetCommandInvocation", "ssm:ListCommands"]
+        # Neither ssm:GetCommandInvocation nor ssm:ListCommands has resource-level permissions:
+        # "*" is the only resource.
         resources = ["*"]
       },
     ]

@@ -1,0 +1,1 @@
+"""Tests of the Step Functions workflows and their task handlers (moto's ASL engine)."""
