@@ -117,9 +117,9 @@ def _template_refs(group: Mapping[str, Any]) -> list[dict[str, str]]:
         if ident:
             refs.append(
                 {
-                    "by": "LaunchTemplateId"
-                    if spec.get("LaunchTemplateId")
-                    else "LaunchTemplateName",
+                    "by": (
+                        "LaunchTemplateId" if spec.get("LaunchTemplateId") else "LaunchTemplateName"
+                    ),
                     "template": str(ident),
                     "version": str(spec.get("Version") or "$Default"),
                 }

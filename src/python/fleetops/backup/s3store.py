@@ -94,9 +94,9 @@ class BackupBucket:
             clients.client("s3", config.region),
             config.backup_bucket,
             guard=clients.guard("s3", config.region),
-            kms_key_id=kms_key_id
-            if kms_key_id is not None
-            else getattr(config, "backup_kms_key_id", None),
+            kms_key_id=(
+                kms_key_id if kms_key_id is not None else getattr(config, "backup_kms_key_id", None)
+            ),
         )
 
     def sse_params(self) -> dict[str, str]:

@@ -16,11 +16,13 @@ import functools
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.warnings import PowertoolsUserWarning
 
 if TYPE_CHECKING:
     from fleetops.core.config import BaseConfig
@@ -73,7 +75,10 @@ def configure(config: BaseConfig) -> None:
     logger.append_keys(**_static_log_keys)
     _default_dimensions.clear()
     _default_dimensions["Environment"] = config.environment
-    metrics.set_default_dimensions(**_default_dimensions)
+    with warnings.catch_warnings():
+        # Powertools 3.20 adds each default dimension twice and warns about its own duplicate.
+        warnings.simplefilter("ignore", PowertoolsUserWarning)
+        metrics.set_default_dimensions(**_default_dimensions)
 
 
 def lambda_handler(fn: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:

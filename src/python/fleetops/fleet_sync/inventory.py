@@ -13,6 +13,7 @@ the `aws:autoscaling:groupName` / `aws:ec2launchtemplate:*` tags EC2 puts on ins
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -230,12 +231,17 @@ def _observe_instance(
         template_version = tags.get(LT_VERSION_TAG)
     return ObservedInstance(
         instance_id=instance_id,
-        fleet=fleet,
-        state=str(raw.get("State", {}).get("Name", "unknown")),
-        az=str(raw.get("Placement", {}).get("AvailabilityZone", "")),
-        instance_type=str(raw.get("InstanceType", "")),
-        asg=asg_name,
-        launch_template_id=template_id,
-        launch_template_version=template_version,
-        lifecycle_state=lifecycle,
+        fleet=sys.intern(fleet),
+        state=sys.intern(str(raw.get("State", {}).get("Name", "unknown"))),
+        az=sys.intern(str(raw.get("Placement", {}).get("AvailabilityZone", ""))),
+        instance_type=sys.intern(str(raw.get("InstanceType", ""))),
+        asg=_intern(asg_name),
+        launch_template_id=_intern(template_id),
+        launch_template_version=_intern(template_version),
+        lifecycle_state=_intern(lifecycle),
     )
+
+
+def _intern(value: str | None) -> str | None:
+    # Thousands of instances share a few states, AZs, types and templates: keep one copy each.
+    return None if value is None else sys.intern(value)

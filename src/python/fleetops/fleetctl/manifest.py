@@ -393,13 +393,8 @@ def read_pants_version(pants_toml: Path) -> str:
 def git_head(repo: Path) -> str:
     """`git rev-parse HEAD` in `repo`, as 40 lowercase hex digits."""
     try:
-        proc = subprocess.run(
-            [
-                "git",
-                "rev-parse",
-                "--verify",
-                "HEAD^{commit}",
-            ],  # noqa: S607  # nosec B607 - git from PATH
+        proc = subprocess.run(  # nosec B607 - git from PATH
+            ["git", "rev-parse", "--verify", "HEAD^{commit}"],  # noqa: S607
             cwd=repo,
             capture_output=True,
             text=True,

@@ -228,9 +228,9 @@ def schedule(request: ScheduleRequest, deps: TaskDeps) -> dict[str, Any]:
         target_group_arns=list(spec.target_group_arns),
         wait_seconds=spec.wait_seconds,
         poll_attempts=spec.poll_attempts,
-        drain_seconds=spec.drain_seconds
-        if spec.drain_seconds is not None
-        else max(delays, default=0),
+        drain_seconds=(
+            spec.drain_seconds if spec.drain_seconds is not None else max(delays, default=0)
+        ),
         monitor_checks=checks,
         monitor_interval_seconds=interval,
         monitor_seconds=spec.monitor_seconds,

@@ -44,7 +44,12 @@ def measure(zip_path: Path, runs: int) -> dict[str, float]:
         times, rss = [], []
         for _ in range(runs):
             out = subprocess.run(
-                [sys.executable, "-I", "-S", "-c", PROBE], cwd=tmp, env=ENV, capture_output=True, text=True, check=True
+                [sys.executable, "-I", "-S", "-c", PROBE],
+                cwd=tmp,
+                env=ENV,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.split()
             times.append(float(out[0]))
             rss.append(int(out[1]))

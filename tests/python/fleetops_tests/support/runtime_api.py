@@ -68,7 +68,9 @@ class LocalRuntimeApi:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-            def _reply(self, status: int, body: bytes = b"{}", headers: dict[str, str] | None = None) -> None:
+            def _reply(
+                self, status: int, body: bytes = b"{}", headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)

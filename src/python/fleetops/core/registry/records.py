@@ -9,6 +9,7 @@ shared entities (instance, ASG) are only ever written attribute-wise through
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -34,6 +35,16 @@ class Entity:
 def _str(item: Mapping[str, Any], name: str) -> str | None:
     value = item.get(name)
     return None if value is None else str(value)
+
+
+def _sym(item: Mapping[str, Any], name: str) -> str | None:
+    """A low-cardinality string (state, AZ, type, timestamp of a sync), shared not copied.
+
+    A fleet partition holds tens of thousands of records repeating a handful of such values;
+    interning keeps one copy of each, which matters inside a 256 MB Lambda.
+    """
+    value = item.get(name)
+    return None if value is None else sys.intern(str(value))
 
 
 def _req(item: Mapping[str, Any], name: str) -> str:
@@ -66,7 +77,7 @@ def _identity(item: Mapping[str, Any], sk_prefix: str, id_attr: str) -> tuple[st
     Another writer may create a shared item first (e.g. health-check) without the attributes
     fleet-sync writes, so the key is the fallback source of identity.
     """
-    fleet, region, ident = _str(item, "fleet"), _str(item, "region"), _str(item, id_attr)
+    fleet, region, ident = _sym(item, "fleet"), _sym(item, "region"), _str(item, id_attr)
     if fleet and region and ident:
         return fleet, region, ident
     key_region, key_ident = keys.split_sk(_req(item, "sk"), sk_prefix)
@@ -247,18 +258,18 @@ class AsgRecord:
             fleet=fleet,
             region=region,
             name=name,
-            state=_str(item, "state"),
+            state=_sym(item, "state"),
             min_size=_opt_int(item, "min_size"),
             max_size=_opt_int(item, "max_size"),
             desired_capacity=_opt_int(item, "desired_capacity"),
             azs=_strs(item, "azs"),
-            launch_template_id=_str(item, "launch_template_id"),
-            launch_template_version=_str(item, "launch_template_version"),
+            launch_template_id=_sym(item, "launch_template_id"),
+            launch_template_version=_sym(item, "launch_template_version"),
             instance_count=_opt_int(item, "instance_count"),
             in_service_count=_opt_int(item, "in_service_count"),
-            first_seen=_str(item, "first_seen"),
-            last_seen=_str(item, "last_seen"),
-            deleted_at=_str(item, "deleted_at"),
+            first_seen=_sym(item, "first_seen"),
+            last_seen=_sym(item, "last_seen"),
+            deleted_at=_sym(item, "deleted_at"),
             expires_at=_opt_int(item, "expires_at"),
             sync_version=_opt_int(item, "sync_version"),
             last_scaled_at=_opt_int(item, "last_scaled_at"),
@@ -320,21 +331,21 @@ class InstanceRecord:
             fleet=fleet,
             region=region,
             instance_id=instance_id,
-            state=_str(item, "state"),
-            az=_str(item, "az"),
-            instance_type=_str(item, "instance_type"),
-            asg=_str(item, "asg"),
-            launch_template_id=_str(item, "launch_template_id"),
-            launch_template_version=_str(item, "launch_template_version"),
-            lifecycle_state=_str(item, "lifecycle_state"),
-            first_seen=_str(item, "first_seen"),
-            last_seen=_str(item, "last_seen"),
-            terminated_at=_str(item, "terminated_at"),
+            state=_sym(item, "state"),
+            az=_sym(item, "az"),
+            instance_type=_sym(item, "instance_type"),
+            asg=_sym(item, "asg"),
+            launch_template_id=_sym(item, "launch_template_id"),
+            launch_template_version=_sym(item, "launch_template_version"),
+            lifecycle_state=_sym(item, "lifecycle_state"),
+            first_seen=_sym(item, "first_seen"),
+            last_seen=_sym(item, "last_seen"),
+            terminated_at=_sym(item, "terminated_at"),
             expires_at=_opt_int(item, "expires_at"),
             sync_version=_opt_int(item, "sync_version"),
-            health=_str(item, "health"),
+            health=_sym(item, "health"),
             health_reason=_str(item, "health_reason"),
-            health_checked_at=_str(item, "health_checked_at"),
+            health_checked_at=_sym(item, "health_checked_at"),
             health_version=_opt_int(item, "health_version"),
             version=_int(item, "version"),
         )
