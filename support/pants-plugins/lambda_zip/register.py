@@ -4,14 +4,15 @@ Why: Pants 2.17's `archive` target stamps the current time into zip entries and 
 output folder inside the zip, so the same sources never give the same bytes. This target wraps a
 `go_binary` into a zip whose root holds an executable `bootstrap` (the `provided.al2023` contract),
 with fixed timestamps and permissions: same binary, same zip, on any machine.
+`normalized_lambda_zip` does the same for any zip-building target (our `python_awslambda`s).
 """
 
 from lambda_zip import rules as lambda_zip_rules
-from lambda_zip.target_types import GoAwsLambdaFunctionTarget
+from lambda_zip.target_types import GoAwsLambdaFunctionTarget, NormalizedLambdaZipTarget
 
 
 def target_types() -> list[type]:
-    return [GoAwsLambdaFunctionTarget]
+    return [GoAwsLambdaFunctionTarget, NormalizedLambdaZipTarget]
 
 
 def rules() -> list:

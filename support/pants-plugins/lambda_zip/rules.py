@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from lambda_zip.target_types import GoLambdaArchitectureField, GoLambdaBinaryField
-from lambda_zip.zipping import deterministic_zip
+from lambda_zip.target_types import (
+    GoLambdaArchitectureField,
+    GoLambdaBinaryField,
+    LambdaZipSourceField,
+)
+from lambda_zip.zipping import deterministic_zip, normalize_zip
 from pants.backend.go.target_types import GoBinaryMainPackageField
 from pants.core.goals.package import (
     BuiltPackage,
@@ -82,8 +86,47 @@ async def package_go_aws_lambda_function(field_set: GoAwsLambdaFunctionFieldSet)
     )
 
 
+@dataclass(frozen=True)
+class NormalizedLambdaZipFieldSet(PackageFieldSet):
+    required_fields = (LambdaZipSourceField,)
+
+    source: LambdaZipSourceField
+    output_path: OutputPathField
+
+
+@rule(desc="Normalize a Lambda zip", level=LogLevel.DEBUG)
+async def package_normalized_lambda_zip(field_set: NormalizedLambdaZipFieldSet) -> BuiltPackage:
+    targets = await Get(
+        Targets,
+        UnparsedAddressInputs(
+            [field_set.source.value],
+            owning_address=field_set.address,
+            description_of_origin=f"the `source` field of {field_set.address}",
+        ),
+    )
+    field_sets = await Get(FieldSetsPerTarget, FieldSetsPerTargetRequest(PackageFieldSet, targets))
+    if len(targets) != 1 or len(field_sets.field_sets) != 1:
+        raise InvalidFieldException(
+            f"The `source` field of {field_set.address} must name exactly one package target"
+        )
+    built = await Get(BuiltPackage, EnvironmentAwarePackageRequest(field_sets.field_sets[0]))
+    contents = await Get(DigestContents, Digest, built.digest)
+    zips = [fc for fc in contents if fc.path.endswith(".zip")]
+    if len(zips) != 1:
+        raise InvalidFieldException(f"{targets[0].address} built {len(zips)} zips; expected one")
+    zip_bytes = normalize_zip(zips[0].content)
+    output = field_set.output_path.value_or_default(file_ending="zip")
+    digest = await Get(Digest, CreateDigest([FileContent(output, zip_bytes)]))
+    sha = hashlib.sha256(zip_bytes).hexdigest()
+    log_lines = tuple(
+        line for artifact in built.artifacts for line in artifact.extra_log_lines
+    ) + (f"    sha256: {sha}",)
+    return BuiltPackage(digest, (BuiltPackageArtifact(output, extra_log_lines=log_lines),))
+
+
 def rules() -> list:
     return [
         *collect_rules(),
         UnionRule(PackageFieldSet, GoAwsLambdaFunctionFieldSet),
+        UnionRule(PackageFieldSet, NormalizedLambdaZipFieldSet),
     ]

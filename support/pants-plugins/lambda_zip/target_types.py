@@ -36,3 +36,23 @@ class GoAwsLambdaFunctionTarget(Target):
         by `binary` stored at the zip root as an executable named `bootstrap`.
         """
     )
+
+
+class LambdaZipSourceField(StringField):
+    alias = "source"
+    required = True
+    help = help_text(
+        "Address of a package target that builds a Lambda zip (e.g. a `python_awslambda`)."
+    )
+
+
+class NormalizedLambdaZipTarget(Target):
+    alias = "normalized_lambda_zip"
+    core_fields = (*COMMON_TARGET_FIELDS, OutputPathField, LambdaZipSourceField)
+    help = help_text(
+        """
+        The zip built by `source`, rewritten byte-reproducibly: entries sorted, fixed timestamps
+        and modes, and no `__pycache__`/`*.pyc` (which Pants' shared pex cache can pick up from
+        earlier runs, so the same sources would otherwise give different bytes on different days).
+        """
+    )

@@ -25,3 +25,19 @@ def deterministic_zip(entries: Iterable[tuple[str, bytes, int]]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     return buf.getvalue()
+
+
+def _is_cache(name: str) -> bool:
+    return "__pycache__/" in name or name.endswith((".pyc", ".pyo"))
+
+
+def normalize_zip(data: bytes) -> bytes:
+    """Rewrite a zip: sorted entries, fixed time, Unix modes kept (0644/0755), caches dropped."""
+    entries = []
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            if info.is_dir() or _is_cache(info.filename):
+                continue
+            executable = (info.external_attr >> 16) & 0o111
+            entries.append((info.filename, zf.read(info), 0o755 if executable else 0o644))
+    return deterministic_zip(entries)
