@@ -210,9 +210,27 @@ locals {
       policy_statements = concat(local.notify, [
         {
           sid     = "DescribeFleet"
-          actions = ["ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeTargetHealth"]
+          actions = ["ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeSubnets", "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetGroupAttributes"]
           # EC2, Auto Scaling and Elastic Load Balancing Describe* APIs have no resource-level permissions: "*" is the only resource.
           resources = ["*"]
+        },
+        {
+          sid     = "ReadCommandResults"
+          actions = ["ssm:GetCommandInvocation"]
+          # ssm:GetCommandInvocation has no resource-level permissions: "*" is the only resource.
+          resources = ["*"]
+        },
+        {
+          sid        = "ShiftFleetTraffic"
+          actions    = ["elasticloadbalancing:ModifyListener", "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
+          resources  = concat(local.elb_arns["listener"], local.elb_arns["targetgroup"])
+          conditions = local.fleet_tagged
+        },
+        {
+          sid        = "ScaleHealthySide"
+          actions    = ["autoscaling:UpdateAutoScalingGroup"]
+          resources  = local.asg_arns
+          conditions = local.fleet_tagged
         },
         {
           sid       = "RegistryLocksAndState"
