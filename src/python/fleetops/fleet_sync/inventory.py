@@ -199,9 +199,9 @@ def fetch_region_inventory(
             for raw in reservation.get("Instances", ()):
                 instance = _observe_instance(raw, tag_key, region, membership)
                 if instance is not None:
-                    inventory.instances.setdefault(instance.fleet, {})[instance.instance_id] = (
-                        instance
-                    )
+                    inventory.instances.setdefault(instance.fleet, {})[
+                        instance.instance_id
+                    ] = instance
     return inventory
 
 

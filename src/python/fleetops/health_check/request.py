@@ -1,98 +1,18 @@
-"""The two inputs health-check accepts, validated before anything is read or written.
+"""health-check's inputs: the shared fleet-run request (`fleetops.core.fleet_request`).
 
-1. The EventBridge schedule (`source: aws.events`, `detail-type: Scheduled Event`; EventBridge
-   Scheduler's `aws.scheduler` too): check every registered fleet in every configured region.
-2. A manual invocation `{"fleets": [...], "regions": [...], "dry_run": true}`; every field is
-   optional, unknown fields are rejected (a typo must not silently widen a run).
-
-Anything else raises `InvalidInputError` naming each bad field.
+The effective dry run is the configuration's `DRY_RUN` or the request's `dry_run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
-
-from fleetops.core.errors import InvalidInputError
+from fleetops.core.fleet_request import FleetRunRequest, parse_fleet_run
 from fleetops.health_check.config import HealthCheckConfig
 
-FLEET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/+=@-]{0,127}$"
-"""Tag-value characters, minus `#` (the registry's key separator); same rule as fleet-sync."""
-
-FleetName = Annotated[str, StringConstraints(pattern=FLEET_NAME_PATTERN)]
-
-
-class ScheduledEvent(EventBridgeModel):
-    source: Literal["aws.events", "aws.scheduler"]
-    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
-
-
-class ManualInvocation(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    fleets: list[FleetName] | None = Field(default=None, min_length=1)
-    regions: list[str] | None = Field(default=None, min_length=1)
-    dry_run: StrictBool = False
-
-
-@dataclass(frozen=True)
-class CheckRequest:
-    """What one run does. `fleets=None` means every registered fleet."""
-
-    trigger: Literal["schedule", "manual"]
-    regions: tuple[str, ...]
-    fleets: tuple[str, ...] | None
-    dry_run: bool
-
-
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for error in exc.errors(include_url=False):
-        name = ".".join(str(part) for part in error["loc"]) or "event"
-        fields[name] = error["msg"]
-    return fields
+CheckRequest = FleetRunRequest
 
 
 def parse_request(event: Any, config: HealthCheckConfig) -> CheckRequest:
-    """Validate an invocation payload into a `CheckRequest`, or raise `InvalidInputError`.
-
-    The effective dry run is the configuration's `DRY_RUN` or the request's `dry_run`.
-    """
-    if not isinstance(event, Mapping):
-        raise InvalidInputError({"event": f"must be a JSON object, got {type(event).__name__}"})
-    payload = dict(event)
-    if "source" in payload or "detail-type" in payload:
-        try:
-            parse(event=payload, model=ScheduledEvent)
-        except ValidationError as exc:
-            raise InvalidInputError(_field_errors(exc)) from None
-        return CheckRequest(
-            trigger="schedule", regions=config.regions, fleets=None, dry_run=config.dry_run
-        )
-
-    try:
-        manual = parse(event=payload, model=ManualInvocation)
-    except ValidationError as exc:
-        raise InvalidInputError(_field_errors(exc)) from None
-    regions = config.regions
-    if manual.regions is not None:
-        unknown = {
-            f"regions.{index}": f"{region!r} is not a configured region ({', '.join(config.regions)})"
-            for index, region in enumerate(manual.regions)
-            if region not in config.regions
-        }
-        if unknown:
-            raise InvalidInputError(unknown)
-        regions = tuple(dict.fromkeys(manual.regions))
-    fleets = tuple(dict.fromkeys(manual.fleets)) if manual.fleets is not None else None
-    return CheckRequest(
-        trigger="manual",
-        regions=regions,
-        fleets=fleets,
-        dry_run=config.dry_run or manual.dry_run,
-    )
+    """Validate an invocation payload, or raise `InvalidInputError` naming each bad field."""
+    return parse_fleet_run(event, config, config_dry_run=True)
