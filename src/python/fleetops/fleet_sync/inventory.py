@@ -199,9 +199,8 @@ def fetch_region_inventory(
             for raw in reservation.get("Instances", ()):
                 instance = _observe_instance(raw, tag_key, region, membership)
                 if instance is not None:
-                    inventory.instances.setdefault(instance.fleet, {})[
-                        instance.instance_id
-                    ] = instance
+                    fleet_instances = inventory.instances.setdefault(instance.fleet, {})
+                    fleet_instances[instance.instance_id] = instance
     return inventory
 
 

@@ -45,6 +45,7 @@ def test_the_handler_decorator_logs_with_request_context_and_flushes_metrics(
     @observability.lambda_handler
     def handler(event: dict[str, object], context: object) -> str:
         observability.logger.info("working", extra={"fleet": "web"})
+        observability.metrics.add_metric(name="Probe", unit=observability.MetricUnit.Count, value=1)
         return "done"
 
     context = LambdaContextStub()
@@ -56,7 +57,9 @@ def test_the_handler_decorator_logs_with_request_context_and_flushes_metrics(
     assert log["function_request_id"] == context.aws_request_id
     assert log["environment"] == "dev"
     assert log["fleet"] == "web"
-    assert any("ColdStart" in line for line in lines if "_aws" in line)
+    # Flushed at the end of the invocation, with the Environment default dimension.
+    [probe] = [line for line in lines if "_aws" in line and "Probe" in line]
+    assert (probe["Probe"], probe["Environment"]) == ([1.0], "dev")
 
 
 def test_map_concurrently_keeps_order_and_context() -> None:
