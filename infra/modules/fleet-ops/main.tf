@@ -51,7 +51,8 @@ module "core" {
 # ------------------------------------------------------------------------------------------------
 locals {
   default_reserved_concurrency = {
-    "fleet-sync"     = 1
+    # one invocation per Region runs every 5 minutes (triggers.tf)
+    "fleet-sync"     = length(var.regions)
     "health-check"   = 2
     "scaling"        = 5
     "backup"         = 1

@@ -3,11 +3,6 @@
 # ------------------------------------------------------------------------------------------------
 locals {
   schedules = {
-    "fleet-sync" = {
-      expression  = "rate(5 minutes)"
-      description = "fleet-sync every 5 minutes"
-      max_age     = 300
-    }
     "health-check" = {
       expression  = "rate(1 minute)"
       description = "health-check every minute"
@@ -57,6 +52,62 @@ resource "aws_lambda_permission" "schedule" {
   function_name  = module.functions[each.key].function_name
   principal      = "events.amazonaws.com"
   source_arn     = aws_cloudwatch_event_rule.schedule[each.key].arn
+  source_account = local.account_id
+}
+
+# fleet-sync: one schedule per fleet Region, every 5 minutes. Each invocation syncs one Region
+# (the input transformer adds "regions": [<region>] to the scheduled event), so an invocation's
+# CPU and memory follow that Region's fleet, not the whole fleet: 10,000 instances per Region
+# stay inside 256 MB and well inside the 5-minute timeout however many Regions there are, the
+# Regions run in parallel, and one slow Region cannot starve the others.
+resource "aws_cloudwatch_event_rule" "fleet_sync" {
+  for_each = toset(var.regions)
+
+  name                = "${local.name_prefix}-fleet-sync-${each.key}-schedule"
+  description         = "fleet-ops ${var.environment}: fleet-sync of ${each.key} every 5 minutes."
+  schedule_expression = "rate(5 minutes)"
+  state               = var.enable_schedules ? "ENABLED" : "DISABLED"
+  tags                = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "fleet_sync" {
+  for_each = toset(var.regions)
+
+  rule      = aws_cloudwatch_event_rule.fleet_sync[each.key].name
+  target_id = "fleet-sync"
+  arn       = module.functions["fleet-sync"].function_arn
+
+  input_transformer {
+    input_paths = {
+      version     = "$.version"
+      id          = "$.id"
+      detail_type = "$.detail-type"
+      source      = "$.source"
+      account     = "$.account"
+      time        = "$.time"
+      region      = "$.region"
+      resources   = "$.resources"
+      detail      = "$.detail"
+    }
+    # Unquoted placeholders insert each value as JSON (strings quoted), so the target receives
+    # the scheduled event itself plus the Region it covers.
+    input_template = "{\"version\": <version>, \"id\": <id>, \"detail-type\": <detail_type>, \"source\": <source>, \"account\": <account>, \"time\": <time>, \"region\": <region>, \"resources\": <resources>, \"detail\": <detail>, \"regions\": ${jsonencode([each.key])}}"
+  }
+
+  retry_policy {
+    maximum_retry_attempts       = 2
+    maximum_event_age_in_seconds = 300
+  }
+}
+
+resource "aws_lambda_permission" "fleet_sync_schedule" {
+  for_each = toset(var.regions)
+
+  statement_id   = "AllowEventBridgeSchedule-${each.key}"
+  action         = "lambda:InvokeFunction"
+  function_name  = module.functions["fleet-sync"].function_name
+  principal      = "events.amazonaws.com"
+  source_arn     = aws_cloudwatch_event_rule.fleet_sync[each.key].arn
   source_account = local.account_id
 }
 

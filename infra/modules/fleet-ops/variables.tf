@@ -94,7 +94,7 @@ variable "cleanup_dry_run" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrency by function name, overriding the defaults (fleet-sync 1, health-check 2, scaling 5, backup 1, restore 1, cleanup 1, workflow-tasks 10)."
+  description = "Reserved concurrency by function name, overriding the defaults (fleet-sync one per Region, health-check 2, scaling 5, backup 1, restore 1, cleanup 1, workflow-tasks 10)."
   type        = map(number)
   default     = {}
 

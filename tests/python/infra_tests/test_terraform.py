@@ -464,7 +464,6 @@ def test_module_variables_reject_wildcard_actions() -> None:
 def test_eventbridge_schedules() -> None:
     schedules = locals_of(mod("fleet-ops"))["schedules"]
     assert {k: v["expression"] for k, v in schedules.items()} == {
-        "fleet-sync": "rate(5 minutes)",
         "health-check": "rate(1 minute)",
         "backup": "cron(0 2 * * ? *)",
         "cleanup": "cron(0 3 * * ? *)",
@@ -475,6 +474,38 @@ def test_eventbridge_schedules() -> None:
     permission = resources(m, "aws_lambda_permission")["schedule"]
     assert val(permission, "principal") == "events.amazonaws.com"
     assert val(permission, "source_arn") == "${aws_cloudwatch_event_rule.schedule[each.key].arn}"
+
+
+def test_fleet_sync_runs_one_invocation_per_region() -> None:
+    m = mod("fleet-ops")
+    rule = resources(m, "aws_cloudwatch_event_rule")["fleet_sync"]
+    assert val(rule, "for_each") == "${toset(var.regions)}"
+    assert val(rule, "schedule_expression") == "rate(5 minutes)"
+    target = resources(m, "aws_cloudwatch_event_target")["fleet_sync"]
+    assert val(target, "arn") == '${module.functions["fleet-sync"].function_arn}'
+    permission = resources(m, "aws_lambda_permission")["fleet_sync_schedule"]
+    assert val(permission, "source_arn") == "${aws_cloudwatch_event_rule.fleet_sync[each.key].arn}"
+    assert "${each.key}" in val(permission, "statement_id")
+    assert locals_of(m)["default_reserved_concurrency"]["fleet-sync"] == "${length(var.regions)}"
+
+    # What EventBridge delivers: each placeholder replaced by its value as JSON.
+    transformer = target["input_transformer"][0]
+    template = val(transformer, "input_template").replace('\\"', '"')
+    event = {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-11-26T12:00:00Z",
+        "region": "eu-west-1",
+        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/x"],
+        "detail": {},
+    }
+    rendered = template.replace("${jsonencode([each.key])}", json.dumps(["eu-west-1"]))
+    for name, path in val(transformer, "input_paths").items():
+        rendered = rendered.replace(f"<{name}>", json.dumps(event[path.removeprefix("$.")]))
+    assert json.loads(rendered) == {**event, "regions": ["eu-west-1"]}
 
 
 def test_cloudwatch_alarms_invoke_the_scaling_function() -> None:

@@ -79,3 +79,19 @@ class BatchWriteError(FleetOpsError):
         super().__init__(
             f"{unprocessed} item(s) still unprocessed in {table} after {attempts} attempt(s)"
         )
+
+
+class TransactionError(FleetOpsError):
+    """A transactional write was cancelled for a reason other than a lost condition.
+
+    Either the reason is not transient (e.g. a validation error: a bug or an oversized item) or
+    a transient one (a concurrent transaction, throttling) outlasted every retry. Nothing of the
+    transaction was written: DynamoDB applies all of it or none.
+    """
+
+    def __init__(self, table: str, reason: str, message: str | None = None) -> None:
+        self.table = table
+        self.reason = reason
+        super().__init__(
+            f"transaction on {table} cancelled: {reason}" + (f" ({message})" if message else "")
+        )

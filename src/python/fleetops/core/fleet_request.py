@@ -2,7 +2,10 @@
 anything is read or written.
 
 1. The EventBridge schedule (`source: aws.events`, `detail-type: Scheduled Event`; EventBridge
-   Scheduler's `aws.scheduler` too): every fleet, in every configured region.
+   Scheduler's `aws.scheduler` too): every fleet, in every configured region, or in the
+   configured regions listed in its optional `regions` field. The deployment uses the latter
+   to fan a schedule out into one invocation per region (an input transformer adds `regions`
+   to the event), so each invocation's work is one region's, in parallel, in isolation.
 2. A manual invocation `{"fleets": [...], "regions": [...], "dry_run": true}`; every field is
    optional, unknown fields are rejected (a typo must not silently widen a run).
 
@@ -31,6 +34,7 @@ FleetName = Annotated[str, StringConstraints(pattern=FLEET_NAME_PATTERN)]
 class ScheduledEvent(EventBridgeModel):
     source: Literal["aws.events", "aws.scheduler"]
     detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+    regions: list[str] | None = Field(default=None, min_length=1)
 
 
 class ManualInvocation(BaseModel):
@@ -73,28 +77,38 @@ def parse_fleet_run(
     payload = dict(event)
     if "source" in payload or "detail-type" in payload:
         try:
-            parse(event=payload, model=ScheduledEvent)
+            scheduled = parse(event=payload, model=ScheduledEvent)
         except ValidationError as exc:
             raise InvalidInputError(_field_errors(exc)) from None
         return FleetRunRequest(
-            trigger="schedule", regions=config.regions, fleets=None, dry_run=forced
+            trigger="schedule",
+            regions=_regions(scheduled.regions, config),
+            fleets=None,
+            dry_run=forced,
         )
 
     try:
         manual = parse(event=payload, model=ManualInvocation)
     except ValidationError as exc:
         raise InvalidInputError(_field_errors(exc)) from None
-    regions = config.regions
-    if manual.regions is not None:
-        unknown = {
-            f"regions.{index}": f"{region!r} is not a configured region ({', '.join(config.regions)})"
-            for index, region in enumerate(manual.regions)
-            if region not in config.regions
-        }
-        if unknown:
-            raise InvalidInputError(unknown)
-        regions = tuple(dict.fromkeys(manual.regions))
     fleets = tuple(dict.fromkeys(manual.fleets)) if manual.fleets is not None else None
     return FleetRunRequest(
-        trigger="manual", regions=regions, fleets=fleets, dry_run=forced or manual.dry_run
+        trigger="manual",
+        regions=_regions(manual.regions, config),
+        fleets=fleets,
+        dry_run=forced or manual.dry_run,
     )
+
+
+def _regions(requested: list[str] | None, config: BaseConfig) -> tuple[str, ...]:
+    """The requested regions (deduplicated, in order), each one a configured region."""
+    if requested is None:
+        return config.regions
+    unknown = {
+        f"regions.{index}": f"{region!r} is not a configured region ({', '.join(config.regions)})"
+        for index, region in enumerate(requested)
+        if region not in config.regions
+    }
+    if unknown:
+        raise InvalidInputError(unknown)
+    return tuple(dict.fromkeys(requested))

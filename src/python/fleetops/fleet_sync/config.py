@@ -5,7 +5,7 @@
 | AZ_IMBALANCE_THRESHOLD | largest tolerated in-service spread (max - min) across an ASG's AZs | 1 |
 | DRIFT_NOTIFY_WINDOW_SECONDS | the same drift is not notified again within this window | 3600 |
 | TOMBSTONE_TTL_DAYS | how long `terminated`/`deleted` tombstones stay before TTL removes them | 7 |
-| WRITE_CONCURRENCY | parallel conditional writes per region | 16 |
+| WRITE_CONCURRENCY | parallel write transactions (of up to 100 changes) per region | 4 |
 | EC2_PAGE_SIZE | DescribeInstances MaxResults | 1000 |
 
 `DRY_RUN` (shared) is accepted but changes nothing here: fleet-sync never changes the fleet,
@@ -24,7 +24,7 @@ class FleetSyncConfig(BaseConfig):
     az_imbalance_threshold: int = Field(default=1, ge=0)
     drift_notify_window_seconds: int = Field(default=3600, ge=0)
     tombstone_ttl_days: int = Field(default=7, ge=1, le=365)
-    write_concurrency: int = Field(default=16, ge=1, le=64)
+    write_concurrency: int = Field(default=4, ge=1, le=32)
     ec2_page_size: int = Field(default=1000, ge=5, le=1000)
 
     @property

@@ -1,13 +1,16 @@
-"""What the registry holds for a fleet, read with one paginated Query of its partition.
+"""What the registry holds for a fleet: its whole partition, or only some regions' slices.
 
-One Query per fleet (pk `FLEET#<fleet>`) returns every region's records at once, so the read
-cost grows with 1 MB pages, not with instances, and the view is split here by region and
-entity for the per-region diff.
+A run over every region reads each fleet with one paginated Query of its partition (pk
+`FLEET#<fleet>`), all regions at once. A run over some regions (the deployed schedule runs one
+invocation per region) reads only those regions' instance and ASG slices (sk prefixes
+`INSTANCE#<region>#`, `ASG#<region>#`) plus the fleet's small items (`META`, `REGION#`,
+`DRIFT#`): an invocation then parses 1/N of the fleet, which is what keeps its CPU and memory
+flat as regions are added. Either way the read cost grows with 1 MB pages, not with instances.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from fleetops.core.registry import (
@@ -50,10 +53,21 @@ class FleetRegistryView:
         # other entities (locks, backups, ...) are not fleet-sync's concern
 
 
-def load_fleet(table: RegistryTable, fleet: str) -> FleetRegistryView:
+def load_fleet(
+    table: RegistryTable, fleet: str, regions: Iterable[str] | None = None
+) -> FleetRegistryView:
+    """The fleet's records; `regions=None`: every region (one partition query)."""
     view = FleetRegistryView(fleet=fleet)
-    for record in table.query_records(keys.fleet_pk(fleet)):
-        view.add(record)
+    pk = keys.fleet_pk(fleet)
+    if regions is None:
+        prefixes: list[str | None] = [None]
+    else:
+        prefixes = [keys.META_SK, keys.REGION_PREFIX, keys.DRIFT_PREFIX]
+        for region in regions:
+            prefixes += [keys.asg_prefix(region), keys.instance_prefix(region)]
+    for prefix in prefixes:
+        for record in table.query_records(pk, sk_prefix=prefix):
+            view.add(record)
     return view
 
 
@@ -62,5 +76,7 @@ def known_fleets(table: RegistryTable) -> set[str]:
     return {str(item["fleet"]) for item in table.query(keys.FLEET_INDEX_PK) if item.get("fleet")}
 
 
-def load_fleets(table: RegistryTable, fleets: Iterable[str]) -> dict[str, FleetRegistryView]:
-    return {fleet: load_fleet(table, fleet) for fleet in sorted(fleets)}
+def load_fleets(
+    table: RegistryTable, fleets: Iterable[str], regions: Collection[str] | None = None
+) -> dict[str, FleetRegistryView]:
+    return {fleet: load_fleet(table, fleet, regions) for fleet in sorted(fleets)}

@@ -5,25 +5,28 @@ Phases, and why in this order:
 1. Inventory, every region in parallel and in isolation: a region whose reads fail (endpoint
    down, retries exhausted, breaker open) is marked failed and nothing of it is touched later;
    in particular its records are never tombstoned on the strength of a missing answer.
-2. Registry: the fleet index (one Query) and one paginated Query per fleet in scope. Named fleets
-   that exist nowhere are rejected here, before anything is written.
+2. Registry: the fleet index (one Query) and, per fleet in scope, one paginated Query of its
+   partition, or of the requested regions' slices only when the run covers some regions (see
+   `registry_view`). Named fleets that exist nowhere are rejected here, before anything is
+   written.
 3. Plan per (region, fleet): changes (pure `diff`), region status, drifts.
-4. Unless dry run, per region: conditional writes of the changes (fan-out), then one batch of
-   the region's wholly-owned items (region status, and fleet/index records of new fleets).
+4. Unless dry run, per region: conditional writes of the changes (up to 100 per transaction,
+   transactions in parallel), then one batch of the region's wholly-owned items (region
+   status, and fleet/index records of new fleets).
 5. Drift notifications for new drifts (claim-then-publish, no repeat within the window).
 
 Request cost: reads grow with pages (EC2, ASG, DynamoDB 1 MB pages); writes grow with changes
-only, so a run over an unchanged fleet writes nothing.
+only (one transaction per 100), so a run over an unchanged fleet writes nothing.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetops.core.aws import DEPENDENCY_ERRORS, AwsClients
+from fleetops.core.aws import DEPENDENCY_ERRORS, AwsClients, text_timestamps_session
 from fleetops.core.clock import Clock, iso_utc, system_clock
 from fleetops.core.concurrency import map_concurrently
 from fleetops.core.errors import NotFoundError
@@ -32,13 +35,13 @@ from fleetops.core.observability import logger, tracer
 from fleetops.core.registry import FleetIndexRecord, FleetRecord, RegionStatusRecord, RegistryTable
 from fleetops.fleet_sync.alerts import AlertStatus, DriftAlerter
 from fleetops.fleet_sync.config import FleetSyncConfig
-from fleetops.fleet_sync.diff import Action, Change, PlanContext, plan_region
+from fleetops.fleet_sync.diff import Action, PlanContext, plan_region
 from fleetops.fleet_sync.drift import Drift, detect_drifts, is_due
 from fleetops.fleet_sync.inventory import RegionInventory, fetch_region_inventory
 from fleetops.fleet_sync.registry_view import FleetRegistryView, known_fleets, load_fleets
 from fleetops.fleet_sync.report import FAILED, OK, RegionResult, SyncResult
 from fleetops.fleet_sync.request import SyncRequest
-from fleetops.fleet_sync.writer import ChangeWriter, WriteOutcome
+from fleetops.fleet_sync.writer import ChangeWriter, PlannedChange, WriteOutcome
 
 
 @dataclass
@@ -57,12 +60,27 @@ class SyncDeps:
             self.clients, self.config, source="fleet-sync", clock=self.clock
         )
 
+    @classmethod
+    def create(
+        cls,
+        config: FleetSyncConfig,
+        *,
+        endpoint_overrides: Mapping[str, str] | None = None,
+        clock: Clock = system_clock,
+    ) -> SyncDeps:
+        """The dependencies as the Lambda builds them; fleet-sync reads no AWS timestamps, so
+        its clients skip converting them (see `text_timestamps_session`)."""
+        clients = AwsClients.from_config(
+            config, endpoint_overrides=endpoint_overrides, session=text_timestamps_session()
+        )
+        return cls(config=config, clients=clients, clock=clock)
+
 
 @dataclass
 class _RegionWork:
     """The plan for one region, across fleets."""
 
-    changes: list[tuple[PlanContext, Change]] = field(default_factory=list)
+    changes: list[PlannedChange] = field(default_factory=list)
     unchanged: int = 0
     statuses: dict[str, RegionStatusRecord] = field(default_factory=dict)
     new_fleet_items: list[dict[str, Any]] = field(default_factory=list)
@@ -77,7 +95,7 @@ class FleetSync:
     def __init__(self, deps: SyncDeps) -> None:
         self.deps = deps
         self.config = deps.config
-        self.writer = ChangeWriter(deps.table)
+        self.writer = ChangeWriter(deps.table, concurrency=self.config.write_concurrency)
         self.alerter = DriftAlerter(
             deps.table, deps.notifier, window_seconds=self.config.drift_notify_window_seconds
         )
@@ -150,7 +168,8 @@ class FleetSync:
         try:
             known = known_fleets(self.deps.table)
             fleets = self._fleets_in_scope(request, inventories, known)
-            views = load_fleets(self.deps.table, fleets)
+            every_region = set(request.regions) >= set(self.config.regions)
+            views = load_fleets(self.deps.table, fleets, None if every_region else request.regions)
         except NotFoundError:
             raise
         except DEPENDENCY_ERRORS as exc:
@@ -288,10 +307,7 @@ class FleetSync:
         region_result: RegionResult,
         now: float,
     ) -> None:
-        def write(item: tuple[PlanContext, Change]) -> WriteOutcome:
-            return self.writer.write(*item)
-
-        outcomes = map_concurrently(write, work.changes, max_workers=self.config.write_concurrency)
+        outcomes = self.writer.write_all(work.changes)
         region_result.unchanged = work.unchanged
         first_error: WriteOutcome | None = None
         for outcome in outcomes:

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from fleetops.core.aws import AwsClients, Guard, RetrySettings, error_code, is_transient, retrying
+from fleetops.core.aws import (
+    AwsClients,
+    Guard,
+    RetrySettings,
+    error_code,
+    is_transient,
+    retrying,
+    text_timestamps_session,
+)
 from fleetops.core.breaker import BreakerSettings, CircuitBreakers
 from fleetops.core.config import BaseConfig
 from fleetops.core.errors import CircuitOpenError
@@ -138,6 +147,22 @@ def test_pages_follow_the_next_token_and_each_page_is_a_request(aws: None) -> No
     pages = list(clients.pages("ec2", REGION, "describe_instances", MaxResults=5))
     assert [len(page["Reservations"]) for page in pages] == [5, 5, 2]
     assert counter.counts["ec2.DescribeInstances"] == 3
+
+
+def test_text_timestamp_clients_keep_what_aws_sent_and_parse_everything_else(aws: None) -> None:
+    network = aws_fleet.create_network(REGION)
+    aws_fleet.launch_instances(REGION, network=network, az=network.azs[0], count=1, fleet="web")
+    parsed = AwsClients().call("ec2", REGION, "describe_instances")
+    text = AwsClients(session=text_timestamps_session()).call("ec2", REGION, "describe_instances")
+
+    parsed_instance = parsed["Reservations"][0]["Instances"][0]
+    text_instance = text["Reservations"][0]["Instances"][0]
+    launch = text_instance["LaunchTime"]
+    assert isinstance(launch, str)
+    assert datetime.fromisoformat(launch.replace("Z", "+00:00")) == parsed_instance["LaunchTime"]
+    assert text_instance.keys() == parsed_instance.keys()
+    assert text_instance["State"] == parsed_instance["State"]  # other shapes parsed as usual
+    assert text_instance["AmiLaunchIndex"] == parsed_instance["AmiLaunchIndex"] == 0
 
 
 def test_handlers_reach_clients_created_before_and_after_registration(aws: None) -> None:

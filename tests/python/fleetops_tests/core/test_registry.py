@@ -4,12 +4,14 @@ import pytest
 
 from fleetops.core.aws import AwsClients, RetrySettings
 from fleetops.core.config import BaseConfig
-from fleetops.core.errors import BatchWriteError, ConflictError
+from fleetops.core.errors import BatchWriteError, ConflictError, TransactionError
 from fleetops.core.registry import (
+    TRANSACTION_LIMIT,
     Condition,
     DriftRecord,
     FleetRecord,
     InstanceRecord,
+    OwnedUpdate,
     RegionStatusRecord,
     RegistryTable,
     keys,
@@ -17,7 +19,7 @@ from fleetops.core.registry import (
 )
 from fleetops_tests.support import aws_fleet
 from fleetops_tests.support.counting import RequestCounter
-from fleetops_tests.support.faults import fail_first, unprocessed_first
+from fleetops_tests.support.faults import cancel_first, fail_first, unprocessed_first
 
 KEY = keys.instance_key("web", "us-east-1", "i-0123456789abcdef0")
 
@@ -91,6 +93,95 @@ def test_writers_of_different_attributes_never_lose_each_others_updates(
     assert item["az"] == "us-east-1a"
     assert item["health"] == "unhealthy"
     assert (item["sync_version"], item["health_version"], item["version"]) == (2, 1, 3)
+
+
+def _instance(n: int) -> keys.Key:
+    return keys.instance_key("web", "us-east-1", f"i-{n:017x}")
+
+
+def _sync_updates(count: int, state: str, expected: int | None) -> list[OwnedUpdate]:
+    return [
+        OwnedUpdate(_instance(n), {"state": state}, "sync_version", expected) for n in range(count)
+    ]
+
+
+def test_a_batch_of_owned_updates_is_one_transaction_with_a_condition_per_item(
+    table: RegistryTable, counter: RequestCounter
+) -> None:
+    assert (
+        table.update_owned_batch(_sync_updates(TRANSACTION_LIMIT, "running", None))
+        == [None] * TRANSACTION_LIMIT
+    )
+    table.update_owned(
+        _instance(3), owned={"health": "ok"}, counter="health_version", expected=None
+    )
+
+    assert table.update_owned_batch(_sync_updates(5, "stopped", 1)) == [None] * 5
+
+    assert counter.counts["dynamodb.TransactWriteItems"] == 2
+    item = table.get(_instance(3))
+    assert item is not None
+    assert (item["state"], item["health"]) == ("stopped", "ok")  # the other writer's attr kept
+    assert (item["sync_version"], item["health_version"], item["version"]) == (2, 1, 3)
+    assert table.get(_instance(99))["sync_version"] == 1  # type: ignore[index]
+
+
+def test_lost_conditions_come_back_as_conflicts_and_the_rest_is_written(
+    table: RegistryTable, counter: RequestCounter
+) -> None:
+    table.update_owned_batch(_sync_updates(4, "running", None))
+    table.update_owned(_instance(1), owned={"state": "pending"}, counter="sync_version", expected=1)
+    table.update_owned(_instance(2), owned={"state": "pending"}, counter="sync_version", expected=1)
+    counter.reset()
+
+    results = table.update_owned_batch(_sync_updates(4, "stopped", 1))
+
+    assert [result is None for result in results] == [True, False, False, True]
+    conflict = results[1]
+    assert isinstance(conflict, ConflictError)
+    assert conflict.current is not None
+    assert (conflict.current["state"], conflict.current["sync_version"]) == ("pending", 2)
+    states = [table.get(_instance(n))["state"] for n in range(4)]  # type: ignore[index]
+    assert states == ["stopped", "pending", "pending", "stopped"]
+    # DynamoDB cancels the whole first attempt; the two winners are sent again, alone.
+    assert counter.counts["dynamodb.TransactWriteItems"] == 2
+
+
+def test_transient_cancellations_are_sent_again(
+    table: RegistryTable, clients: AwsClients, counter: RequestCounter
+) -> None:
+    fault = cancel_first(clients, times=2, reason="TransactionConflict", position=1)
+
+    assert table.update_owned_batch(_sync_updates(3, "running", None)) == [None] * 3
+
+    assert fault.injected == 2
+    assert counter.counts["dynamodb.TransactWriteItems"] == 3
+    assert len(aws_fleet.scan_table()) == 3
+
+
+def test_cancellations_that_never_clear_or_cannot_clear_fail_loudly_and_write_nothing(
+    table: RegistryTable, clients: AwsClients
+) -> None:
+    persistent = cancel_first(clients, times=None, reason="ThrottlingError")
+    with pytest.raises(TransactionError, match="ThrottlingError") as caught:
+        table.update_owned_batch(_sync_updates(3, "running", None))
+    assert caught.value.reason == "ThrottlingError"
+    assert persistent.injected == BaseConfig.from_env().retry_max_attempts
+    persistent.times = 0  # stop injecting
+
+    cancel_first(clients, times=1, reason="ValidationError", position=2)
+    with pytest.raises(TransactionError, match="ValidationError"):
+        table.update_owned_batch(_sync_updates(3, "running", None))
+    assert aws_fleet.scan_table() == []
+
+
+def test_a_batch_is_bounded_and_names_each_item_once(table: RegistryTable) -> None:
+    with pytest.raises(ValueError, match="at most 100"):
+        table.update_owned_batch(_sync_updates(TRANSACTION_LIMIT + 1, "running", None))
+    twice = _sync_updates(2, "running", None) + _sync_updates(1, "stopped", None)
+    with pytest.raises(ValueError, match="same item twice"):
+        table.update_owned_batch(twice)
+    assert aws_fleet.scan_table() == []
 
 
 def test_none_removes_an_attribute(table: RegistryTable) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from fleetops.core.aws import AwsClients
 from fleetops.core.registry import keys
 from fleetops.fleet_sync.config import FleetSyncConfig
 from fleetops.fleet_sync.report import SyncResult
@@ -42,11 +41,11 @@ class Harness:
 
     def __post_init__(self) -> None:
         self.config = FleetSyncConfig.from_env(self.env)
-        self.clients = AwsClients.from_config(
-            self.config, endpoint_overrides=self.endpoint_overrides
+        self.deps = SyncDeps.create(
+            self.config, endpoint_overrides=self.endpoint_overrides, clock=self.clock
         )
+        self.clients = self.deps.clients
         self.counter = RequestCounter().attach(self.clients)
-        self.deps = SyncDeps(config=self.config, clients=self.clients, clock=self.clock)
 
     def run(self, event: Mapping[str, Any] | None = None) -> SyncResult:
         request = parse_request(dict(event or {}), self.config)

@@ -40,6 +40,24 @@ def test_eventbridge_scheduler_events_are_accepted_too() -> None:
     )
 
 
+def test_a_per_region_schedule_covers_its_regions_only() -> None:
+    # What the deployed rule's input transformer sends: the event plus `regions`.
+    request = parse_request({**SCHEDULED, "regions": ["us-west-2", "us-west-2"]}, CONFIG)
+    assert (request.trigger, request.regions, request.fleets) == ("schedule", ("us-west-2",), None)
+
+
+@pytest.mark.parametrize(
+    ("regions", "field"),
+    [(["mars-north-1"], "regions.0"), ([], "regions"), ("us-west-2", "regions")],
+)
+def test_a_schedule_for_unknown_or_malformed_regions_is_rejected(
+    regions: object, field: str
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_request({**SCHEDULED, "regions": regions}, CONFIG)
+    assert set(caught.value.fields) == {field}
+
+
 def test_a_manual_invocation_narrows_the_run() -> None:
     request = parse_request(
         {"fleets": ["web", "api", "web"], "regions": ["eu-west-1"], "dry_run": True}, CONFIG

@@ -11,6 +11,7 @@ from fleetops_tests.support import aws_fleet
 from fleetops_tests.support.env import FLEET_REGIONS, base_env
 from fleetops_tests.support.faults import (
     before_first,
+    cancel_first,
     closed_port_endpoint,
     fail_first,
     unprocessed_first,
@@ -66,7 +67,13 @@ def test_requests_grow_with_pages_and_changes(harness: Harness, world: World) ->
     harness.run()
     counts = harness.counter.by_operation()
     changed_records = world.web_instances + world.web_asgs
-    assert counts["dynamodb.UpdateItem"] == changed_records  # one conditional write per change
+    # 14 changes per region: one transaction each, every change with its own condition
+    assert counts["dynamodb.TransactWriteItems"] == len(FLEET_REGIONS)
+    assert "dynamodb.UpdateItem" not in counts
+    assert harness.counter.writes() == len(FLEET_REGIONS) * 2
+    assert len(entity_items(harness, "instance")) + len(entity_items(harness, "asg")) == (
+        changed_records
+    )
     assert counts["dynamodb.BatchWriteItem"] == len(
         FLEET_REGIONS
     )  # statuses (+ fleet records), per region
@@ -114,8 +121,7 @@ def test_changes_are_written_and_only_they(harness: Harness, world: World) -> No
     assert (
         counts["updated"] == 1
     )  # the stopped instance; the ASG's figures are back where they were
-    writes = harness.counter.counts["dynamodb.UpdateItem"]
-    assert writes == counts["created"] + counts["updated"] + counts["tombstoned"]
+    assert harness.counter.counts["dynamodb.TransactWriteItems"] == 1  # the 3 changes together
     assert harness.counter.counts["dynamodb.BatchWriteItem"] == 0  # counts per region unchanged
     assert result.regions["us-west-2"].counts()["unchanged"] == 14
 
@@ -210,7 +216,7 @@ def test_throttling_is_retried_on_every_service(harness: Harness, world: World) 
     ddb = fail_first(
         harness.clients,
         "dynamodb",
-        "UpdateItem",
+        "TransactWriteItems",
         times=3,
         code="ProvisionedThroughputExceededException",
     )
@@ -221,7 +227,35 @@ def test_throttling_is_retried_on_every_service(harness: Harness, world: World) 
     assert result.status == "ok"
     assert (ec2.injected, asg.injected, ddb.injected, query.injected) == (2, 1, 3, 1)
     assert len(entity_items(harness, "instance")) == world.web_instances
-    assert harness.counter.counts["dynamodb.UpdateItem"] == world.web_instances + world.web_asgs + 3
+    assert harness.counter.counts["dynamodb.TransactWriteItems"] == len(FLEET_REGIONS) + 3
+
+
+def test_cancelled_transactions_are_retried_and_lost_ones_fail_only_their_region(
+    harness: Harness, world: World
+) -> None:
+    conflict = cancel_first(harness.clients, times=2, reason="TransactionConflict", position=5)
+
+    result = harness.run()
+
+    assert result.status == "ok"
+    assert conflict.injected == 2
+    assert len(entity_items(harness, "instance")) == world.web_instances
+
+    region = "us-west-2"
+    aws_fleet.aws("ec2", region).stop_instances(InstanceIds=world.web.instance_ids(region)[:2])
+    conflict.times = conflict.injected  # stop the transient faults
+    cancel_first(harness.clients, times=1, reason="ValidationError")
+    harness.clock.now += 300
+
+    result = harness.run()
+
+    assert result.regions[region].status == "failed"
+    assert result.regions[region].error_code == "TransactionError"
+    assert result.regions[region].failed_writes == 2
+    for instance_id in world.web.instance_ids(region)[:2]:  # all or nothing: neither written
+        assert harness.instance("web", region, instance_id)["state"] == "running"
+    status = harness.item(keys.region_status_key("web", region))
+    assert status is not None and status["status"] == "failed"
 
 
 def test_unprocessed_batch_items_are_retried_until_written(harness: Harness, world: World) -> None:
@@ -294,7 +328,9 @@ def test_a_concurrent_health_update_is_never_lost(harness: Harness, world: World
             expected=None,
         )
 
-    interleaved = before_first(harness.clients, "dynamodb", "UpdateItem", health_check_writes)
+    interleaved = before_first(
+        harness.clients, "dynamodb", "TransactWriteItems", health_check_writes
+    )
 
     result = harness.run()
 
@@ -321,7 +357,7 @@ def test_an_overlapping_sync_of_the_same_item_is_detected_and_replanned(
     def other_sync_writes_first() -> None:
         other_run.update_owned(key, owned={"state": "stopped"}, counter="sync_version", expected=1)
 
-    before_first(harness.clients, "dynamodb", "UpdateItem", other_sync_writes_first)
+    before_first(harness.clients, "dynamodb", "TransactWriteItems", other_sync_writes_first)
 
     result = harness.run()
 
@@ -329,6 +365,36 @@ def test_an_overlapping_sync_of_the_same_item_is_detected_and_replanned(
     assert result.regions[HOME].updated == 0  # after re-planning there was nothing left to write
     item = harness.instance("web", HOME, instance_id)
     assert (item["state"], item["sync_version"], item["version"]) == ("stopped", 2, 2)
+
+
+def test_a_lost_race_in_a_transaction_replans_that_item_and_writes_the_others(
+    harness: Harness, world: World
+) -> None:
+    harness.run()
+    raced, other = world.web.asgs[HOME][0].instance_ids[:2]
+    aws_fleet.aws("ec2", HOME).stop_instances(InstanceIds=[raced, other])
+    other_run = RegistryTable(aws_fleet.aws("dynamodb", HOME), aws_fleet.TABLE_NAME)
+
+    def other_sync_writes_pending() -> None:
+        # An overlapping run saw the instance in another state and wrote it first.
+        other_run.update_owned(
+            keys.instance_key("web", HOME, raced),
+            owned={"state": "stopping"},
+            counter="sync_version",
+            expected=1,
+        )
+
+    before_first(harness.clients, "dynamodb", "TransactWriteItems", other_sync_writes_pending)
+    harness.counter.reset()
+
+    result = harness.run()
+
+    assert (result.regions[HOME].conflicts, result.regions[HOME].updated) == (1, 2)
+    assert harness.instance("web", HOME, other)["sync_version"] == 2
+    raced_item = harness.instance("web", HOME, raced)
+    assert (raced_item["state"], raced_item["sync_version"]) == ("stopped", 3)  # re-planned
+    # cancelled attempt, the untouched change alone, then the re-planned one
+    assert harness.counter.counts["dynamodb.TransactWriteItems"] == 3
 
 
 def test_dry_run_reports_changes_and_writes_and_notifies_nothing(
@@ -364,6 +430,63 @@ def test_a_manual_run_can_be_limited_to_fleets_and_regions(harness: Harness, wor
     assert result.regions["us-west-2"].created == 2
     assert {item["fleet"] for item in entity_items(harness, "instance")} == {"api"}
     assert harness.counter.counts["ec2.DescribeInstances"] == 1
+
+
+def per_region_schedule(region: str) -> dict[str, object]:
+    """The event the deployed per-region rule delivers (input transformer output)."""
+    return {
+        "version": "0",
+        "id": "e-1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2023-11-14T22:13:20Z",
+        "region": HOME,
+        "resources": [],
+        "detail": {},
+        "regions": [region],
+    }
+
+
+def test_per_region_invocations_add_up_to_a_full_sync(harness: Harness, world: World) -> None:
+    for region in FLEET_REGIONS:
+        result = harness.run(per_region_schedule(region))
+        assert (result.trigger, list(result.regions)) == ("schedule", [region])
+        assert result.regions[region].created == 14
+
+    assert len(entity_items(harness, "instance")) == world.web_instances
+    assert len(entity_items(harness, "asg")) == world.web_asgs
+    assert len(entity_items(harness, "region_status")) == len(FLEET_REGIONS)
+    assert len(entity_items(harness, "fleet")) == len(entity_items(harness, "fleet_index")) == 1
+    harness.counter.reset()
+    assert harness.run().totals()["unchanged"] == world.web_instances + world.web_asgs
+    assert harness.counter.writes() == 0
+
+
+def test_a_per_region_invocation_reads_and_writes_only_its_region(
+    harness: Harness, world: World
+) -> None:
+    harness.run()
+    for region in ("us-west-2", "eu-west-1"):
+        aws_fleet.aws("ec2", region).stop_instances(InstanceIds=world.web.instance_ids(region)[:1])
+    harness.counter.reset()
+    harness.clock.now += 300
+
+    result = harness.run(per_region_schedule("us-west-2"))
+
+    counts = result.regions["us-west-2"].counts()
+    assert (counts["updated"], counts["unchanged"]) == (1, 13)  # 14 records compared, no more
+    assert harness.counter.counts["ec2.DescribeInstances"] == 1
+    # fleet index + the fleet's META, REGION#, DRIFT# items + its us-west-2 ASG and instance slices
+    assert harness.counter.counts["dynamodb.Query"] == 1 + 5
+    assert harness.instance("web", "us-west-2", world.web.instance_ids("us-west-2")[0])[
+        "state"
+    ] == ("stopped")
+    assert harness.instance("web", "eu-west-1", world.web.instance_ids("eu-west-1")[0])[
+        "state"
+    ] == (
+        "running"
+    )  # another invocation's region: untouched
 
 
 def test_a_named_fleet_that_exists_nowhere_is_an_error_and_nothing_is_written(

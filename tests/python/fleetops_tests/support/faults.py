@@ -29,10 +29,14 @@ def register(target: Any, event_name: str, handler: Callable[..., Any]) -> None:
         target.register(event_name, handler)
 
 
-def error_response(code: str, message: str, status: int) -> tuple[AWSResponse, dict[str, Any]]:
+def error_response(
+    code: str, message: str, status: int, **fields: Any
+) -> tuple[AWSResponse, dict[str, Any]]:
+    """An error answer; `fields` are the error's modeled members (e.g. `CancellationReasons`)."""
     parsed = {
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "injected-fault"},
+        **fields,
     }
     return AWSResponse("https://injected.invalid", status, {}, None), parsed
 
@@ -101,6 +105,45 @@ def unprocessed_first(target: Any, *, times: int | None) -> UnprocessedFirst:
     """The first `times` BatchWriteItem calls process nothing and hand every item back."""
     handler = UnprocessedFirst(times)
     register(target, "before-call.dynamodb.BatchWriteItem", handler)
+    return handler
+
+
+class CancelFirst(_FirstN):
+    def __init__(self, times: int | None, reason: str, position: int) -> None:
+        super().__init__(times)
+        self.reason = reason
+        self.position = position
+
+    def __call__(
+        self, params: dict[str, Any], **_: Any
+    ) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if not self._take():
+            return None
+        actions = json.loads(params["body"])["TransactItems"]
+        reasons: list[dict[str, Any]] = [{"Code": "None"} for _ in actions]
+        reasons[min(self.position, len(actions) - 1)] = {
+            "Code": self.reason,
+            "Message": f"{self.reason} (injected)",
+        }
+        return error_response(
+            "TransactionCanceledException",
+            f"Transaction cancelled, please refer cancellation reasons for specific reasons "
+            f"[{', '.join(reason['Code'] for reason in reasons)}]",
+            400,
+            CancellationReasons=reasons,
+        )
+
+
+def cancel_first(
+    target: Any, *, times: int | None, reason: str = "TransactionConflict", position: int = 0
+) -> CancelFirst:
+    """The first `times` TransactWriteItems are cancelled, `reason` given for one action.
+
+    As DynamoDB does: the whole transaction is refused (nothing written) and every other action
+    gets the reason `None`.
+    """
+    handler = CancelFirst(times, reason, position)
+    register(target, "before-call.dynamodb.TransactWriteItems", handler)
     return handler
 
 

@@ -25,7 +25,9 @@ condition expression.
 Concurrency rule: writers never overwrite attributes they do not own. Shared items (instance,
 ASG) are written with `RegistryTable.update_owned`: `SET` of the writer's attributes, `ADD
 version 1`, and a condition on the writer's own counter (optimistic locking); never a blind
-PutItem of the whole item. Items one writer owns whole may be put (`batch_write`, `put_new`).
+PutItem of the whole item. Bulk writers send up to 100 such updates per TransactWriteItems
+(`update_owned_batch`), each with its own condition. Items one writer owns whole may be put
+(`batch_write`, `put_new`).
 
 Modules: `keys` (key formats), `records` (typed records per entity), `table` (`RegistryTable`).
 """
@@ -44,10 +46,18 @@ from fleetops.core.registry.records import (
     RegionStatusRecord,
     parse_record,
 )
-from fleetops.core.registry.table import Condition, RegistryTable, deserialize_item, serialize_item
+from fleetops.core.registry.table import (
+    TRANSACTION_LIMIT,
+    Condition,
+    OwnedUpdate,
+    RegistryTable,
+    deserialize_item,
+    serialize_item,
+)
 
 __all__ = [
     "RECORD_TYPES",
+    "TRANSACTION_LIMIT",
     "AsgRecord",
     "Condition",
     "DriftRecord",
@@ -56,6 +66,7 @@ __all__ = [
     "FleetRecord",
     "InstanceRecord",
     "Key",
+    "OwnedUpdate",
     "Record",
     "RegionStatusRecord",
     "RegistryTable",
