@@ -34,14 +34,7 @@ def test_cancelled_transactions_leave_the_table_as_it_was(
     def cancelled_once() -> None:
         with pytest.raises(ddb.exceptions.TransactionCanceledException) as caught:
             ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": table._update_params(
-                            u.key, u.set_attrs(), {"version": 1}, (), u.condition()
-                        )
-                    }
-                    for u in updates
-                ]
+                TransactItems=[{"Update": table._owned_update_params(u)} for u in updates]
             )
         reasons = [reason["Code"] for reason in caught.value.response["CancellationReasons"]]
         assert reasons == ["None", "None", "ConditionalCheckFailed"]

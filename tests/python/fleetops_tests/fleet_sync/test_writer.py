@@ -2,38 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from fleetops.core.aws import AwsClients
 from fleetops.core.config import BaseConfig
 from fleetops.core.registry import RegistryTable, keys
 from fleetops.fleet_sync.diff import Action, PlanContext, plan_instance
-from fleetops.fleet_sync.inventory import ObservedInstance
 from fleetops.fleet_sync.writer import ChangeWriter, PlannedChange
+from fleetops_tests.fleet_sync.test_diff import OBSERVED
 from fleetops_tests.support.counting import RequestCounter
 from fleetops_tests.support.faults import fail_first
 
 CTX = PlanContext("web", "us-east-1", 1_700_000_000.0, 86400)
 
 
-def observed(n: int, state: str = "running") -> ObservedInstance:
-    return ObservedInstance(
-        instance_id=f"i-{n:017x}",
-        fleet="web",
-        state=state,
-        az="us-east-1a",
-        instance_type="t3.micro",
-        asg="web-1",
-        launch_template_id="lt-1",
-        launch_template_version="1",
-        lifecycle_state="InService",
-    )
-
-
 def creations(count: int) -> list[PlannedChange]:
     changes = []
     for n in range(count):
-        change = plan_instance(CTX, f"i-{n:017x}", observed(n), None)
+        instance_id = f"i-{n:017x}"
+        change = plan_instance(CTX, instance_id, replace(OBSERVED, instance_id=instance_id), None)
         assert change is not None
         changes.append((CTX, change))
     return changes

@@ -271,7 +271,10 @@ class RegistryTable:
         Returns the updated attributes' new values. A failed condition raises `ConflictError`
         carrying the item as it was (no extra read needed to re-plan).
         """
-        params = self._update_params(key, set_attrs, add, remove, condition)
+        return self._send_update(key, self._update_params(key, set_attrs, add, remove, condition))
+
+    def _send_update(self, key: Key, params: dict[str, Any]) -> dict[str, Any]:
+        """UpdateItem with `params`; a failed condition becomes `ConflictError` (item as it was)."""
         params["ReturnValues"] = "UPDATED_NEW"
         try:
             response = self.guard.call(self.client.update_item, **params)
@@ -360,9 +363,18 @@ class RegistryTable:
         attributes makes this raise `ConflictError` instead of overwriting.
         """
         update = OwnedUpdate(key, owned, counter, expected, shared_counter)
-        set_attrs = update.set_attrs()
-        self.update(key, set_attrs=set_attrs, add={shared_counter: 1}, condition=update.condition())
-        return int(set_attrs[counter])
+        self._send_update(key, self._owned_update_params(update))
+        return int(update.set_attrs()[counter])
+
+    def _owned_update_params(self, update: OwnedUpdate) -> dict[str, Any]:
+        """The one spelling of an owned update, for UpdateItem and TransactWriteItems alike."""
+        return self._update_params(
+            update.key,
+            update.set_attrs(),
+            {update.shared_counter: 1},
+            (),
+            update.condition(),
+        )
 
     def update_owned_batch(self, updates: Sequence[OwnedUpdate]) -> list[ConflictError | None]:
         """Up to 100 `update_owned` in one TransactWriteItems; per update: None (written) or
@@ -383,18 +395,7 @@ class RegistryTable:
             raise ValueError(f"at most {TRANSACTION_LIMIT} updates per transaction")
         if len({update.key for update in updates}) != len(updates):
             raise ValueError("a transaction cannot update the same item twice")
-        actions = [
-            {
-                "Update": self._update_params(
-                    update.key,
-                    update.set_attrs(),
-                    {update.shared_counter: 1},
-                    (),
-                    update.condition(),
-                )
-            }
-            for update in updates
-        ]
+        actions = [{"Update": self._owned_update_params(update)} for update in updates]
         results: list[ConflictError | None] = [None] * len(updates)
         pending = list(range(len(updates)))
         last_reasons: list[str] = []
