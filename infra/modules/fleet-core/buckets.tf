@@ -174,6 +174,10 @@ resource "aws_s3_bucket_logging" "backup" {
   bucket        = aws_s3_bucket.backup.id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "${local.backup_bucket_name}/"
+
+  # S3 checks at PutBucketLogging that the target's bucket policy lets the logging service write
+  # (InvalidTargetBucketForLogging otherwise): the policy must exist first.
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "backup" {
@@ -311,6 +315,9 @@ resource "aws_s3_bucket_logging" "artifacts" {
   bucket        = aws_s3_bucket.artifacts[0].id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "${var.artifact_bucket_name}/"
+
+  # The target's bucket policy must exist first (see aws_s3_bucket_logging.backup).
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {

@@ -33,8 +33,8 @@ locals {
       policy_statements = concat(local.notify, [
         {
           sid     = "DescribeHealth"
-          actions = ["ec2:DescribeInstanceStatus", "elasticloadbalancing:DescribeTargetHealth"]
-          # ec2:DescribeInstanceStatus and elasticloadbalancing:DescribeTargetHealth have no resource-level permissions: "*" is the only resource.
+          actions = ["ec2:DescribeInstanceStatus", "autoscaling:DescribeAutoScalingGroups", "elasticloadbalancing:DescribeTargetHealth"]
+          # ec2:DescribeInstanceStatus, autoscaling:DescribeAutoScalingGroups and elasticloadbalancing:DescribeTargetHealth have no resource-level permissions: "*" is the only resource.
           resources = ["*"]
         },
         {
@@ -102,19 +102,26 @@ locals {
           resources = [local.registry_arn]
         },
         {
+          # The backup catalogue (pk BACKUP): claim, finish and re-register a backup.
+          sid       = "BackupCatalogue"
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          resources = [local.registry_arn]
+        },
+        {
           sid     = "DescribeFleetConfiguration"
-          actions = ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions"]
+          actions = ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribePolicies", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions"]
           # Auto Scaling and EC2 Describe* APIs have no resource-level permissions: "*" is the only resource.
           resources = ["*"]
         },
         {
+          # Multipart uploads of the export; an interrupted run's parts are aborted (no orphans).
           sid       = "WriteBackups"
-          actions   = ["s3:PutObject", "s3:GetObject"]
+          actions   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
           resources = ["${local.backup_arn}/*"]
         },
         {
           sid       = "ListBackups"
-          actions   = ["s3:ListBucket"]
+          actions   = ["s3:ListBucket", "s3:ListBucketMultipartUploads"]
           resources = [local.backup_arn]
         },
       ])
@@ -139,20 +146,11 @@ locals {
           resources = [local.backup_arn]
         },
         {
+          # A new table gets the registry's schema and TTL; CreateTable with Tags also needs
+          # dynamodb:TagResource (AWS authorizes tag-on-create separately).
           sid       = "RestoreIntoFleetTables"
-          actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:CreateTable"]
+          actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:TagResource", "dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive"]
           resources = ["arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/fleetops-*"]
-        },
-        {
-          # A new table is encrypted with the fleet key: DynamoDB needs a grant on it.
-          sid       = "LetDynamoDbUseFleetKey"
-          actions   = ["kms:CreateGrant", "kms:DescribeKey"]
-          resources = [local.kms_key_arn]
-          conditions = [{
-            test     = "StringEquals"
-            variable = "kms:ViaService"
-            values   = ["dynamodb.${local.region}.amazonaws.com"]
-          }]
         },
       ])
     }
@@ -168,8 +166,8 @@ locals {
       policy_statements = concat(local.notify, [
         {
           sid     = "DescribeCleanupCandidates"
-          actions = ["ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeImages", "ec2:DescribeNetworkInterfaces", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions"]
-          # EC2 Describe* APIs have no resource-level permissions: "*" is the only resource.
+          actions = ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeImages", "ec2:DescribeNetworkInterfaces", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions", "autoscaling:DescribeLaunchConfigurations"]
+          # EC2 and Auto Scaling Describe* APIs have no resource-level permissions: "*" is the only resource.
           resources = ["*"]
         },
         {
@@ -190,8 +188,10 @@ locals {
           resources = [local.backup_arn]
         },
         {
+          # Reads a backup's manifest and markers to decide whether it expired (the latest
+          # verified backup is always kept), then deletes its objects.
           sid       = "DeleteExpiredBackups"
-          actions   = ["s3:DeleteObject"]
+          actions   = ["s3:GetObject", "s3:DeleteObject"]
           resources = ["${local.backup_arn}/*"]
         },
         {

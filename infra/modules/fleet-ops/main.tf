@@ -51,8 +51,8 @@ module "core" {
 # ------------------------------------------------------------------------------------------------
 locals {
   default_reserved_concurrency = {
-    # one invocation per Region runs every 5 minutes (triggers.tf)
-    "fleet-sync"     = length(var.regions)
+    # one invocation per fleet Region runs every 5 minutes (triggers.tf); regions = [] means the home Region
+    "fleet-sync"     = length(local.fleet_regions)
     "health-check"   = 2
     "scaling"        = 5
     "backup"         = 1

@@ -61,7 +61,7 @@ resource "aws_lambda_permission" "schedule" {
 # stay inside 256 MB and well inside the 5-minute timeout however many Regions there are, the
 # Regions run in parallel, and one slow Region cannot starve the others.
 resource "aws_cloudwatch_event_rule" "fleet_sync" {
-  for_each = toset(var.regions)
+  for_each = toset(local.fleet_regions)
 
   name                = "${local.name_prefix}-fleet-sync-${each.key}-schedule"
   description         = "fleet-ops ${var.environment}: fleet-sync of ${each.key} every 5 minutes."
@@ -71,7 +71,7 @@ resource "aws_cloudwatch_event_rule" "fleet_sync" {
 }
 
 resource "aws_cloudwatch_event_target" "fleet_sync" {
-  for_each = toset(var.regions)
+  for_each = toset(local.fleet_regions)
 
   rule      = aws_cloudwatch_event_rule.fleet_sync[each.key].name
   target_id = "fleet-sync"
@@ -101,7 +101,7 @@ resource "aws_cloudwatch_event_target" "fleet_sync" {
 }
 
 resource "aws_lambda_permission" "fleet_sync_schedule" {
-  for_each = toset(var.regions)
+  for_each = toset(local.fleet_regions)
 
   statement_id   = "AllowEventBridgeSchedule-${each.key}"
   action         = "lambda:InvokeFunction"

@@ -155,7 +155,7 @@ variable "route53_zone_ids" {
 variable "ssm_document_names" {
   description = "SSM documents the workflows may run on fleet instances (ssm:SendCommand)."
   type        = list(string)
-  default     = ["AWS-RunShellScript"]
+  default     = ["AWS-RunPatchBaseline", "AWS-RunShellScript"]
 }
 
 variable "fleet_instance_role_arns" {

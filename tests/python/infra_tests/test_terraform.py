@@ -479,14 +479,15 @@ def test_eventbridge_schedules() -> None:
 def test_fleet_sync_runs_one_invocation_per_region() -> None:
     m = mod("fleet-ops")
     rule = resources(m, "aws_cloudwatch_event_rule")["fleet_sync"]
-    assert val(rule, "for_each") == "${toset(var.regions)}"
+    # regions = [] means the home Region (local.fleet_regions): one schedule, concurrency 1.
+    assert val(rule, "for_each") == "${toset(local.fleet_regions)}"
     assert val(rule, "schedule_expression") == "rate(5 minutes)"
     target = resources(m, "aws_cloudwatch_event_target")["fleet_sync"]
     assert val(target, "arn") == '${module.functions["fleet-sync"].function_arn}'
     permission = resources(m, "aws_lambda_permission")["fleet_sync_schedule"]
     assert val(permission, "source_arn") == "${aws_cloudwatch_event_rule.fleet_sync[each.key].arn}"
     assert "${each.key}" in val(permission, "statement_id")
-    assert locals_of(m)["default_reserved_concurrency"]["fleet-sync"] == "${length(var.regions)}"
+    assert locals_of(m)["default_reserved_concurrency"]["fleet-sync"] == "${length(local.fleet_regions)}"
 
     # What EventBridge delivers: each placeholder replaced by its value as JSON.
     transformer = target["input_transformer"][0]

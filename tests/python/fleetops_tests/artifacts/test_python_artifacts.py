@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from fleetops.fleetctl.catalog import CATALOG, PYTHON_RUNTIME
+from fleetops.local_aws.runtime_api import LocalRuntimeApi
 from fleetops_tests.support import aws_fleet
 from fleetops_tests.support.artifacts import artifact, extract
 from fleetops_tests.support.env import FAKE_CREDENTIALS, HOME_REGION, base_env
 from fleetops_tests.support.moto_server import moto_server
-from fleetops_tests.support.runtime_api import LocalRuntimeApi
 
 _STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:fleetops-test-recovery"
 _EXTRA_ENV = {

@@ -33,6 +33,7 @@ from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 from moto.autoscaling.models import AutoScalingBackend
 
 from fleetops.core.registry import deserialize_item, keys, serialize_item
+from fleetops.local_aws.runtime_api import Invocation, LocalRuntimeApi
 from fleetops_tests.support import aws_fleet
 from fleetops_tests.support.artifacts import artifact, extract
 from fleetops_tests.support.env import (
@@ -43,7 +44,6 @@ from fleetops_tests.support.env import (
     topic_arn,
 )
 from fleetops_tests.support.moto_server import moto_server
-from fleetops_tests.support.runtime_api import Invocation, LocalRuntimeApi
 
 ASG_REGION = "us-west-2"
 FLEET = "e2e-web"

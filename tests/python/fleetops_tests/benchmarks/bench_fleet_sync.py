@@ -29,7 +29,7 @@ each, mostly sequential per region) instead of moto's.
 
 moto specifics handled here: moto pages DescribeInstances by reservation, not by instance, so
 instances are launched 200 per reservation and `EC2_PAGE_SIZE=5` makes each page hold 1,000
-instances, the largest page AWS returns. `support.moto_patches.large_fleet_speedups` replaces
+instances, the largest page AWS returns. `fleetops.local_aws.patches.large_fleet_speedups` replaces
 moto's quadratic EC2 tag lookup with an indexed one and its whole-table deep copies per
 transaction action with item-level snapshots (same answers; `--stock-moto` keeps moto as
 shipped, which makes sizes above a few thousand impractical). Wall times are still dominated by
@@ -80,8 +80,8 @@ def serve(args: argparse.Namespace) -> None:
     from moto import mock_aws
     from moto.server import ThreadedMotoServer
 
+    from fleetops.local_aws.patches import large_fleet_speedups
     from fleetops_tests.support import aws_fleet
-    from fleetops_tests.support.moto_patches import large_fleet_speedups
 
     regions = ALL_REGIONS[: args.regions]
     with mock_aws(), nullcontext() if args.stock_moto else large_fleet_speedups():

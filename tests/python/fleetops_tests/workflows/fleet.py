@@ -65,8 +65,14 @@ class RegionFleet:
         return str(version["VersionNumber"])
 
     def load_balancer(self) -> None:
+        """An ALB whose listener forwards to blue (100) and green (0), all tagged with the fleet:
+        the deployed roles may change only load balancing resources that carry the fleet tag."""
+        tags = [{"Key": TAG_KEY, "Value": self.fleet}]
         lb = self.elbv2.create_load_balancer(
-            Name=f"{self.fleet}-alb", Subnets=list(self.subnets.values())[:2], Type="application"
+            Name=f"{self.fleet}-alb",
+            Subnets=list(self.subnets.values())[:2],
+            Type="application",
+            Tags=tags,
         )["LoadBalancers"][0]
         tgs = []
         for color in ("blue", "green"):
@@ -76,6 +82,7 @@ class RegionFleet:
                 Port=80,
                 VpcId=self.vpc_id,
                 TargetType="instance",
+                Tags=tags,
             )["TargetGroups"][0]["TargetGroupArn"]
             self.elbv2.modify_target_group_attributes(
                 TargetGroupArn=tg,
@@ -98,6 +105,7 @@ class RegionFleet:
                     },
                 }
             ],
+            Tags=tags,
         )["Listeners"][0]["ListenerArn"]
 
     def group(

@@ -202,34 +202,7 @@ class Workflows:
         )
 
     def wait(self, arn: str, timeout: float = 120.0) -> Execution:
-        deadline = time.monotonic() + timeout
-        while True:
-            described = self.sfn.describe_execution(executionArn=arn)
-            if described["status"] != "RUNNING":
-                break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"execution {arn} still running after {timeout}s")
-            time.sleep(0.05)
-        history: list[dict[str, Any]] = []
-        token = None
-        while True:
-            page = self.sfn.get_execution_history(
-                executionArn=arn, maxResults=1000, **({"nextToken": token} if token else {})
-            )
-            history.extend(page["events"])
-            token = page.get("nextToken")
-            if not token:
-                break
-        output = described.get("output")
-        return Execution(
-            arn=arn,
-            status=described["status"],
-            input=json.loads(described["input"]),
-            output=json.loads(output) if output else None,
-            error=described.get("error"),
-            cause=described.get("cause"),
-            history=history,
-        )
+        return wait_for_execution(self.sfn, arn, timeout)
 
     def run(
         self,
@@ -239,3 +212,28 @@ class Workflows:
         timeout: float = 120.0,
     ) -> Execution:
         return self.wait(self.start(name, execution_input, execution_name), timeout)
+
+
+def wait_for_execution(sfn: Any, arn: str, timeout: float = 120.0) -> Execution:
+    """Poll an execution until it ends; its status, output and whole history."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"execution {arn} still running after {timeout}s")
+        time.sleep(0.05)
+    history: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+        history.extend(page["events"])
+    output = described.get("output")
+    return Execution(
+        arn=arn,
+        status=described["status"],
+        input=json.loads(described["input"]),
+        output=json.loads(output) if output else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+        history=history,
+    )
