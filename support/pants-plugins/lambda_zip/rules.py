@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from lambda_zip.target_types import (
     GoLambdaArchitectureField,
@@ -12,6 +13,8 @@ from lambda_zip.target_types import (
 )
 from lambda_zip.zipping import deterministic_zip, normalize_zip
 from pants.backend.go.target_types import GoBinaryMainPackageField
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.pex_environment import PythonExecutable
 from pants.core.goals.package import (
     BuiltPackage,
     BuiltPackageArtifact,
@@ -21,7 +24,8 @@ from pants.core.goals.package import (
 )
 from pants.engine.addresses import UnparsedAddressInputs
 from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.process import Process, ProcessResult
+from pants.engine.rules import Get, collect_rules, rule, rule_helper
 from pants.engine.target import (
     FieldSetsPerTarget,
     FieldSetsPerTargetRequest,
@@ -86,6 +90,34 @@ async def package_go_aws_lambda_function(field_set: GoAwsLambdaFunctionFieldSet)
     )
 
 
+LAMBDA_PYTHON = InterpreterConstraints(["CPython==3.11.*"])
+"""The python3.11 Lambda runtime's interpreter: its bytecode is what the zips must carry."""
+
+
+@rule_helper
+async def _with_bytecode(zip_bytes: bytes, description: str) -> bytes:
+    """Compile the zip's modules with Python 3.11 (zipping.py, run as a script in a sandbox)."""
+    python = await Get(PythonExecutable, InterpreterConstraints, LAMBDA_PYTHON)
+    script = (Path(__file__).parent / "zipping.py").read_bytes()
+    inputs = await Get(
+        Digest,
+        CreateDigest([FileContent("zipping.py", script), FileContent("in.zip", zip_bytes)]),
+    )
+    result = await Get(
+        ProcessResult,
+        Process(
+            argv=(python.path, "-I", "-B", "zipping.py", "compile", "in.zip", "out.zip"),
+            input_digest=inputs,
+            output_files=("out.zip",),
+            env={"PYTHONHASHSEED": "0"},
+            description=f"Compile bytecode (Python 3.11) into {description}",
+            level=LogLevel.DEBUG,
+        ),
+    )
+    contents = await Get(DigestContents, Digest, result.output_digest)
+    return contents[0].content
+
+
 @dataclass(frozen=True)
 class NormalizedLambdaZipFieldSet(PackageFieldSet):
     required_fields = (LambdaZipSourceField,)
@@ -114,7 +146,8 @@ async def package_normalized_lambda_zip(field_set: NormalizedLambdaZipFieldSet) 
     zips = [fc for fc in contents if fc.path.endswith(".zip")]
     if len(zips) != 1:
         raise InvalidFieldException(f"{targets[0].address} built {len(zips)} zips; expected one")
-    zip_bytes = normalize_zip(zips[0].content)
+    normalized = normalize_zip(zips[0].content)
+    zip_bytes = await _with_bytecode(normalized, str(field_set.address))
     output = field_set.output_path.value_or_default(file_ending="zip")
     digest = await Get(Digest, CreateDigest([FileContent(output, zip_bytes)]))
     sha = hashlib.sha256(zip_bytes).hexdigest()

@@ -487,7 +487,10 @@ def test_fleet_sync_runs_one_invocation_per_region() -> None:
     permission = resources(m, "aws_lambda_permission")["fleet_sync_schedule"]
     assert val(permission, "source_arn") == "${aws_cloudwatch_event_rule.fleet_sync[each.key].arn}"
     assert "${each.key}" in val(permission, "statement_id")
-    assert locals_of(m)["default_reserved_concurrency"]["fleet-sync"] == "${length(local.fleet_regions)}"
+    assert (
+        locals_of(m)["default_reserved_concurrency"]["fleet-sync"]
+        == "${length(local.fleet_regions)}"
+    )
 
     # What EventBridge delivers: each placeholder replaced by its value as JSON.
     transformer = target["input_transformer"][0]

@@ -83,13 +83,8 @@ class BackupDeps:
     def __post_init__(self) -> None:
         self.table = RegistryTable.from_clients(self.clients, self.config)
         self.bucket = BackupBucket.from_clients(self.clients, self.config)
-        self.notifier = Notifier(
-            self.clients.client("sns", self.config.region),
-            self.config.sns_topic,
-            source="backup",
-            environment=self.config.environment,
-            guard=self.clients.guard("sns", self.config.region),
-            clock=self.clock,
+        self.notifier = Notifier.from_clients(
+            self.clients, self.config, source="backup", clock=self.clock
         )
 
 

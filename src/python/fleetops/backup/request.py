@@ -20,24 +20,26 @@ raises `InvalidInputError` naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool, StringConstraints
 
 from fleetops.backup import layout
-from fleetops.core.errors import InvalidInputError
+from fleetops.core.events import ScheduledEvent, is_scheduled, json_object, validate
 
 TableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,255}$")]
-BackupId = Annotated[str, StringConstraints(pattern=layout.BACKUP_ID_PATTERN)]
+_BACKUP_ID = re.compile(layout.BACKUP_ID_PATTERN)
 
 
-class ScheduledEvent(EventBridgeModel):
-    source: Literal["aws.events", "aws.scheduler"]
-    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+def _backup_id(value: str) -> str:
+    if not _BACKUP_ID.match(value):
+        raise ValueError("must be a backup id like 20261126T020000Z-1a2b3c4d")
+    return value
+
+
+BackupId = Annotated[str, AfterValidator(_backup_id)]
 
 
 class ManualBackup(BaseModel):
@@ -74,30 +76,10 @@ class RestoreRequest:
     dry_run: bool
 
 
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for error in exc.errors(include_url=False):
-        name = ".".join(str(part) for part in error["loc"]) or "event"
-        message = error["msg"]
-        if error["type"] == "string_pattern_mismatch" and name == "backup_id":
-            message = "must be a backup id like 20261126T020000Z-1a2b3c4d"
-        fields[name] = message
-    return fields
-
-
-def _payload(event: Any) -> dict[str, Any]:
-    if not isinstance(event, Mapping):
-        raise InvalidInputError({"event": f"must be a JSON object, got {type(event).__name__}"})
-    return dict(event)
-
-
 def parse_backup_request(event: Any, *, now: float, request_id: str) -> BackupRequest:
-    payload = _payload(event)
-    if "source" in payload or "detail-type" in payload:
-        try:
-            scheduled = parse(event=payload, model=ScheduledEvent)
-        except ValidationError as exc:
-            raise InvalidInputError(field_errors(exc)) from None
+    payload = json_object(event)
+    if is_scheduled(payload):
+        scheduled = validate(ScheduledEvent, payload)
         return BackupRequest(
             trigger="schedule",
             at=scheduled.time.timestamp(),
@@ -105,21 +87,14 @@ def parse_backup_request(event: Any, *, now: float, request_id: str) -> BackupRe
             event_id=scheduled.id,
             dry_run=False,
         )
-    try:
-        manual = parse(event=payload, model=ManualBackup)
-    except ValidationError as exc:
-        raise InvalidInputError(field_errors(exc)) from None
+    manual = validate(ManualBackup, payload)
     return BackupRequest(
         trigger="manual", at=now, seed=request_id, event_id=None, dry_run=manual.dry_run
     )
 
 
 def parse_restore_request(event: Any) -> RestoreRequest:
-    payload = _payload(event)
-    try:
-        restore = parse(event=payload, model=RestoreEvent)
-    except ValidationError as exc:
-        raise InvalidInputError(field_errors(exc)) from None
+    restore = validate(RestoreEvent, json_object(event))
     return RestoreRequest(
         backup_id=restore.backup_id,
         target_table=restore.target_table,

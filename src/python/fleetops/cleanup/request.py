@@ -11,21 +11,14 @@ Unknown fields are rejected; every problem raises `InvalidInputError` naming the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from fleetops.cleanup.config import CleanupConfig
 from fleetops.core.errors import InvalidInputError
-
-
-class ScheduledEvent(EventBridgeModel):
-    source: Literal["aws.events", "aws.scheduler"]
-    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+from fleetops.core.events import ScheduledEvent, is_scheduled, json_object, validate
 
 
 class ManualInvocation(BaseModel):
@@ -42,28 +35,13 @@ class CleanupRequest:
     dry_run: bool
 
 
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    return {
-        ".".join(str(part) for part in error["loc"]) or "event": error["msg"]
-        for error in exc.errors(include_url=False)
-    }
-
-
 def parse_request(event: Any, config: CleanupConfig) -> CleanupRequest:
-    if not isinstance(event, Mapping):
-        raise InvalidInputError({"event": f"must be a JSON object, got {type(event).__name__}"})
-    payload = dict(event)
-    if "source" in payload or "detail-type" in payload:
-        try:
-            parse(event=payload, model=ScheduledEvent)
-        except ValidationError as exc:
-            raise InvalidInputError(_field_errors(exc)) from None
+    payload = json_object(event)
+    if is_scheduled(payload):
+        validate(ScheduledEvent, payload)
         return CleanupRequest(trigger="schedule", regions=config.regions, dry_run=config.dry_run)
 
-    try:
-        manual = parse(event=payload, model=ManualInvocation)
-    except ValidationError as exc:
-        raise InvalidInputError(_field_errors(exc)) from None
+    manual = validate(ManualInvocation, payload)
     regions = config.regions
     if manual.regions is not None:
         unknown = {

@@ -68,6 +68,19 @@ DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError, Fl
 failure must be contained, e.g. per region or per item, so that bugs still surface."""
 
 
+class LazyClient:
+    """A boto3 client built on first attribute access, then used as itself."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._build()
+        return getattr(self._client, name)
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for failures that another attempt may not hit: throttling, 5xx, network trouble."""
     if isinstance(exc, ClientError):
@@ -269,6 +282,11 @@ class AwsClients:
                     client.meta.events.register(event_name, handler)
                 self._clients[key] = client
             return client
+
+    def lazy_client(self, service: str, region: str) -> LazyClient:
+        """`client(service, region)`, created at its first use: for clients only some
+        invocations need (a cold start builds a client in ~35 ms, mostly loading its model)."""
+        return LazyClient(lambda: self.client(service, region))
 
     def guard(self, service: str, region: str) -> Guard:
         """Retry policy plus the breaker of `service` in `region` (shared process-wide)."""

@@ -14,16 +14,15 @@ Anything else raises `InvalidInputError` naming each bad field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from fleetops.core.config import BaseConfig
 from fleetops.core.errors import InvalidInputError
+from fleetops.core.events import ScheduledEvent as EventBridgeSchedule
+from fleetops.core.events import is_scheduled, json_object, validate
 
 FLEET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/+=@-]{0,127}$"
 """Tag-value characters, minus `#` (the registry's key separator)."""
@@ -31,9 +30,7 @@ FLEET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/+=@-]{0,127}$"
 FleetName = Annotated[str, StringConstraints(pattern=FLEET_NAME_PATTERN)]
 
 
-class ScheduledEvent(EventBridgeModel):
-    source: Literal["aws.events", "aws.scheduler"]
-    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
+class ScheduledEvent(EventBridgeSchedule):
     regions: list[str] | None = Field(default=None, min_length=1)
 
 
@@ -55,14 +52,6 @@ class FleetRunRequest:
     dry_run: bool
 
 
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for error in exc.errors(include_url=False):
-        name = ".".join(str(part) for part in error["loc"]) or "event"
-        fields[name] = error["msg"]
-    return fields
-
-
 def parse_fleet_run(
     event: Any, config: BaseConfig, *, config_dry_run: bool = False
 ) -> FleetRunRequest:
@@ -72,14 +61,9 @@ def parse_fleet_run(
     the fleet does; fleet-sync, which only records it, does not).
     """
     forced = config_dry_run and config.dry_run
-    if not isinstance(event, Mapping):
-        raise InvalidInputError({"event": f"must be a JSON object, got {type(event).__name__}"})
-    payload = dict(event)
-    if "source" in payload or "detail-type" in payload:
-        try:
-            scheduled = parse(event=payload, model=ScheduledEvent)
-        except ValidationError as exc:
-            raise InvalidInputError(_field_errors(exc)) from None
+    payload = json_object(event)
+    if is_scheduled(payload):
+        scheduled = validate(ScheduledEvent, payload)
         return FleetRunRequest(
             trigger="schedule",
             regions=_regions(scheduled.regions, config),
@@ -87,10 +71,7 @@ def parse_fleet_run(
             dry_run=forced,
         )
 
-    try:
-        manual = parse(event=payload, model=ManualInvocation)
-    except ValidationError as exc:
-        raise InvalidInputError(_field_errors(exc)) from None
+    manual = validate(ManualInvocation, payload)
     fleets = tuple(dict.fromkeys(manual.fleets)) if manual.fleets is not None else None
     return FleetRunRequest(
         trigger="manual",

@@ -86,7 +86,7 @@ class Notifier:
         """The configured topic, called in its own region behind the `sns:<region>` breaker."""
         region = topic_region(config.sns_topic)
         return cls(
-            clients.client("sns", region),
+            clients.lazy_client("sns", region),  # most runs publish nothing
             config.sns_topic,
             source=source,
             environment=config.environment,

@@ -93,13 +93,8 @@ class HealthDeps:
 
     def __post_init__(self) -> None:
         self.table = RegistryTable.from_clients(self.clients, self.config)
-        self.notifier = Notifier(
-            self.clients.client("sns", self.config.region),
-            self.config.sns_topic,
-            source=SOURCE,
-            environment=self.config.environment,
-            guard=self.clients.guard("sns", self.config.region),
-            clock=self.now,
+        self.notifier = Notifier.from_clients(
+            self.clients, self.config, source=SOURCE, clock=self.now
         )
 
     def now(self) -> float:

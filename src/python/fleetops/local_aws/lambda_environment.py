@@ -244,6 +244,8 @@ class ExecutionEnvironment:
         self._lines_lock = threading.Lock()
         self._reader: threading.Thread | None = None
         self._init_ms: float | None = None
+        self.init_report: tuple[float, int] | None = None
+        """(init duration ms, peak resident MiB before the first event), once initialized."""
         self.closed = False
 
     # ---- process ----
@@ -334,6 +336,7 @@ class ExecutionEnvironment:
                 break
         if self.api.initialized.is_set() and self.api.initialized_at is not None:
             self._init_ms = (self.api.initialized_at - started) * 1000
+            self.init_report = (self._init_ms, self.memory_mb()[1])
 
     def _read_output(self) -> None:
         assert self._process is not None and self._process.stdout is not None
@@ -351,7 +354,7 @@ class ExecutionEnvironment:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None and not self.closed
 
-    def _memory_mb(self) -> tuple[int, int]:
+    def memory_mb(self) -> tuple[int, int]:
         """(current, peak) resident memory of the runtime process, MiB."""
         if self._process is None:
             return 0, 0
@@ -404,13 +407,13 @@ class ExecutionEnvironment:
         if self.api.init_error_event.is_set():
             error = dict(self.api.init_error or {})
             error.setdefault("errorType", "Runtime.Unknown")
-            return error, True, self._memory_mb()[1]
+            return error, True, self.memory_mb()[1]
         if not self.alive:
             return self._exit_error(inv.request_id), True, 0
         self.api.submit(inv)
         deadline = began + spec.timeout
         while not inv.done.wait(0.02):
-            current, peak = self._memory_mb()
+            current, peak = self.memory_mb()
             if self.enforce_memory and current > spec.memory_size:
                 self.close()
                 return (
@@ -440,7 +443,7 @@ class ExecutionEnvironment:
                     True,
                     peak,
                 )
-        peak = max(peak, self._memory_mb()[1])
+        peak = max(peak, self.memory_mb()[1])
         if inv.error is not None:
             error = dict(inv.error)
             error.setdefault("errorType", "Unhandled")

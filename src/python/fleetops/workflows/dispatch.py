@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from fleetops.core.aws import error_summary, is_transient
 from fleetops.core.errors import CircuitOpenError, InvalidInputError
+from fleetops.core.events import json_object
 from fleetops.core.observability import logger
 from fleetops.workflows.deps import TaskDeps
 from fleetops.workflows.errors import AwsCallFailed, TransientAwsError
@@ -31,8 +32,7 @@ class Task:
 
 
 def dispatch(event: Any, deps: TaskDeps, tasks: Mapping[str, Task]) -> dict[str, Any]:
-    if not isinstance(event, Mapping):
-        raise InvalidInputError({"event": f"must be a JSON object, got {type(event).__name__}"})
+    event = json_object(event)
     name = event.get("task")
     known = ", ".join(sorted(tasks))
     if name is None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from fleetops.core.config import Region
-from fleetops.core.errors import InvalidInputError
+from fleetops.core.events import validate
 
 FLEET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/+=@-]{0,127}$"
 """Tag-value characters minus `#` (the registry's key separator)."""
@@ -76,17 +76,6 @@ class LooseModel(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-def field_errors(exc: ValidationError, prefix: str = "") -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for error in exc.errors(include_url=False):
-        name = ".".join(str(part) for part in error["loc"]) or "event"
-        fields[prefix + name] = error["msg"].removeprefix("Value error, ")
-    return fields
-
-
 def parse(model: type[M], payload: Mapping[str, Any], *, prefix: str = "") -> M:
-    """`model` from `payload`, or `InvalidInputError` naming every bad field."""
-    try:
-        return model.model_validate(dict(payload))
-    except ValidationError as exc:
-        raise InvalidInputError(field_errors(exc, prefix)) from None
+    """`model` from `payload`, or `InvalidInputError` naming every bad field (core.events)."""
+    return validate(model, payload, prefix=prefix)

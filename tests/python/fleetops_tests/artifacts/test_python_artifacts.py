@@ -36,7 +36,10 @@ PYTHON_ARTIFACTS: dict[str, dict[str, str]] = {
 }
 """Artifact name -> extra variables its cold start needs on top of the shared ones."""
 
-FORBIDDEN_PARTS = ("tests", "__pycache__", "fleetops_tests", ".pytest_cache")
+FORBIDDEN_PARTS = ("tests", "fleetops_tests", ".pytest_cache")
+
+UNCHECKED_HASH = 0b01
+"""PEP 552 flags of a hash-based pyc that is never re-validated against its source."""
 
 
 def _bare_python(
@@ -60,13 +63,31 @@ def test_zip_is_flat_hermetic_and_clean(name: str) -> None:
     names = [i.filename for i in infos]
     assert "lambda_function.py" in names, "handler shim missing at the zip root"
     assert any(n.startswith("fleetops/core/") for n in names), "shared core library missing"
-    offenders = [
-        n for n in names if set(Path(n).parts) & set(FORBIDDEN_PARTS) or n.endswith(".pyc")
-    ]
+    offenders = [n for n in names if set(Path(n).parts) & set(FORBIDDEN_PARTS)]
     assert offenders == [], offenders[:10]
     assert {i.date_time for i in infos} == {
         (1980, 1, 1, 0, 0, 0)
     }, "timestamps would break reproducibility"
+
+
+@pytest.mark.parametrize("name", sorted(PYTHON_ARTIFACTS))
+def test_every_module_carries_its_python_3_11_bytecode(name: str) -> None:
+    """Lambda's task root is read-only: without bytecode every cold start compiles every module.
+    Each .py has exactly its unchecked-hash pyc (reproducible: no timestamp), for 3.11."""
+    import importlib.util
+
+    with zipfile.ZipFile(artifact(f"{name}.zip")) as zf:
+        names = set(zf.namelist())
+        sources = {n for n in names if n.endswith(".py")}
+        pycs = {n for n in names if n.endswith(".pyc")}
+        expected = {importlib.util.cache_from_source(n) for n in sources}
+        assert sys.implementation.cache_tag == "cpython-311"
+        assert pycs == expected, (sorted(expected - pycs)[:5], sorted(pycs - expected)[:5])
+        for source in sorted(sources)[:: max(1, len(sources) // 50)]:  # a spread sample
+            pyc = zf.read(importlib.util.cache_from_source(source))
+            assert pyc[:4] == importlib.util.MAGIC_NUMBER, source
+            assert int.from_bytes(pyc[4:8], "little") == UNCHECKED_HASH, source
+            assert pyc[8:16] == importlib.util.source_hash(zf.read(source)), source
 
 
 @pytest.mark.parametrize("name", sorted(PYTHON_ARTIFACTS))
