@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from fleetops.core.registry import InstanceRecord
 from fleetops.health_check.fleet_breaker import FleetTally, recovery_input
 from fleetops.health_check.records import Health, HealthState, execution_name
+from fleetops.workflows import recovery
 
 
 def sample_input() -> dict[str, object]:
@@ -37,13 +36,11 @@ def test_the_recovery_input_has_the_agreed_shape() -> None:
 
 
 def test_the_recovery_workflow_accepts_the_input() -> None:
-    recovery = pytest.importorskip("fleetops.workflows.recovery")
     recovery.RecoveryInput.model_validate(sample_input())
 
 
 def test_the_workflow_reads_our_impaired_verdict() -> None:
     """The recovery workflow flags registry instances whose `health` is impaired/unhealthy."""
-    recovery = pytest.importorskip("fleetops.workflows.recovery")
     assert Health.IMPAIRED.value in recovery.UNHEALTHY_REGISTRY_STATES
 
 
